@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from sessions_app.models import MONEY
+
+
+def export_file_path(instance: ExportBatch, filename: str) -> str:
+    return f"exports/{instance.session.engagement_id}/{instance.session_id}/{filename}"
+
+
+class ExportBatch(models.Model):
+    """One generated export file. Immutable once written, except for void and marking."""
+
+    class ExportType(models.TextChoices):
+        PVAULT = "pvault", "pVault import"
+        EXCEPTIONS = "exceptions", "Exceptions report"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        VOID = "void", "Void"
+
+    session = models.ForeignKey(
+        "sessions_app.ProcessingSession", on_delete=models.PROTECT, related_name="export_batches"
+    )
+    batch_code = models.CharField(max_length=40, unique=True)
+    sequence = models.PositiveIntegerField()
+    export_type = models.CharField(max_length=12, choices=ExportType.choices)
+    delta_only = models.BooleanField(default=True)
+    mark_as_exported = models.BooleanField(default=True)
+    marked_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    employee_count = models.PositiveIntegerField(default=0)
+    total_amount = models.DecimalField(**MONEY, default=0)
+    file = models.FileField(upload_to=export_file_path, max_length=300, blank=True)
+    file_format = models.CharField(max_length=8, default="csv")
+    file_size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    # NULL, not "", so that batches without a key never collide in the unique constraint.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    reason = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    exported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "export_type", "sequence"], name="export_batch_unique_sequence"
+            ),
+            models.UniqueConstraint(
+                fields=["session", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="export_batch_unique_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="void") | ~Q(void_reason=""), name="export_batch_void_reason"
+            ),
+        ]
+        indexes = [models.Index(fields=["session", "-created_at"], name="export_session_time")]
+
+    def __str__(self) -> str:
+        return self.batch_code
+
+    @property
+    def is_void(self) -> bool:
+        return self.status == self.Status.VOID
+
+
+class ExportLine(models.Model):
+    """Exactly what one employee's line of a batch said, and what was exported before it."""
+
+    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="lines")
+    revision = models.ForeignKey(
+        "sessions_app.EmployeeRevision", on_delete=models.PROTECT, related_name="export_lines"
+    )
+    employee_id = models.CharField(max_length=100)
+    employee_name = models.CharField(max_length=200, blank=True)
+    car_amount = models.DecimalField(**MONEY)
+    receipt_amount = models.DecimalField(**MONEY)
+    difference = models.DecimalField(**MONEY, default=0)
+    status = models.CharField(max_length=20)
+    change_type = models.CharField(max_length=10, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    last_changed_at = models.DateTimeField(null=True, blank=True)
+    # The snapshot this line replaced, so a void can put it back.
+    previous_exported_amount = models.DecimalField(**MONEY, default=0)
+    previous_exported_receipt_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    previous_batch = models.ForeignKey(
+        ExportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    previous_exported_at = models.DateTimeField(null=True, blank=True)
+    had_previous_export = models.BooleanField(default=False)
+    adjustment_amount = models.DecimalField(**MONEY, default=0)
+
+    class Meta:
+        ordering = ["batch", "employee_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "employee_id"], name="export_line_unique"),
+        ]
+        indexes = [models.Index(fields=["revision", "batch"], name="export_line_revision")]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}:{self.employee_id}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RecalcConfig(AppConfig):
+    name = "recalc"
+    verbose_name = "Recalculation"

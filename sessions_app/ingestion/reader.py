@@ -1,0 +1,223 @@
+"""Bytes to rows of cells: spreadsheet or text, encoding, delimiter, physical line numbers."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import io
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sessions_app.errors import InvalidFile, RowError
+
+from .columns import match_columns
+
+Cell = str | Decimal | datetime.date
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and .doc) container
+DELIMITER_CANDIDATES: tuple[str, ...] = (",", ";", "\t", "|")
+SAMPLE_RECORDS = 30
+BINARY_SAMPLE_CHARS = 8192
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """One record. `line_number` is the physical line it starts on (or spreadsheet row)."""
+
+    line_number: int
+    cells: tuple[Cell, ...]
+
+    def texts(self) -> list[str]:
+        return [cell_text(cell).strip() for cell in self.cells]
+
+    def is_blank(self) -> bool:
+        return not any(self.texts())
+
+
+@dataclass(frozen=True)
+class RawTable:
+    rows: list[RawRow]
+    file_format: str
+    encoding: str | None
+    delimiter: str | None
+
+
+def cell_text(cell: Cell) -> str:
+    """A cell as a person would read it (numbers without exponent, ids without ".0")."""
+    if isinstance(cell, str):
+        return cell
+    if isinstance(cell, Decimal):
+        if cell.is_finite() and cell == cell.to_integral_value():
+            return format(cell.to_integral_value(), "f")
+        return format(cell, "f")
+    return cell.isoformat()
+
+
+def file_error(message: str, *, file_label: str, line: int | None = None) -> InvalidFile:
+    return InvalidFile([RowError(line, None, None, message)], file_label=file_label)
+
+
+def read_table(
+    data: bytes,
+    *,
+    delimiter: str | None,
+    encoding: str | None,
+    overrides: Mapping[str, str],
+    file_label: str,
+) -> RawTable:
+    """Every record of the file. The format comes from the content, never the file name."""
+    if data.startswith(ZIP_MAGIC):
+        return RawTable(_read_xlsx(data, file_label), "xlsx", None, None)
+    if data.startswith(OLE_MAGIC):
+        raise file_error(
+            f"{file_label} is an old-style Excel .xls file; save it as .xlsx or CSV.",
+            file_label=file_label,
+        )
+    text, used_encoding = decode_text(data, encoding, file_label)
+    if not text.strip():
+        raise file_error(f"{file_label} is empty.", file_label=file_label)
+    if looks_binary(text):
+        raise file_error(
+            f"{file_label} is not a CSV or XLSX file (it looks like binary data).",
+            file_label=file_label,
+        )
+    used_delimiter = delimiter or detect_delimiter(text, overrides)
+    rows = read_csv(text, used_delimiter, file_label)
+    return RawTable(rows, "csv", used_encoding, used_delimiter)
+
+
+def decode_text(data: bytes, encoding: str | None, file_label: str) -> tuple[str, str]:
+    """Text and the encoding that produced it: the profile's, else detected."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text" export; its BOM is unmistakable.
+        return _decode(data, "utf-16", file_label), "utf-16"
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+        encoding = encoding or "utf-8"
+    if encoding:
+        return _decode(data, encoding, file_label), encoding
+    for candidate in ("utf-8", "windows-1252"):
+        try:
+            return data.decode(candidate), candidate
+        except UnicodeDecodeError:
+            continue
+    # Five bytes are undefined in Windows-1252; ISO-8859-1 reads every byte.
+    return data.decode("iso-8859-1"), "iso-8859-1"
+
+
+def _decode(data: bytes, encoding: str, file_label: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise file_error(
+            f"{file_label} is not valid {encoding} text (byte 0x{data[error.start]:02x} at "
+            f"position {error.start}); check the encoding of the import profile.",
+            file_label=file_label,
+        ) from error
+
+
+def looks_binary(text: str) -> bool:
+    """NUL bytes or many control characters: an image, a PDF, a zip that is no workbook."""
+    sample = text[:BINARY_SAMPLE_CHARS]
+    if "\x00" in sample:
+        return True
+    controls = sum(
+        1
+        for char in sample
+        if (ord(char) < 32 and char not in _TEXT_CONTROLS) or 0x7F <= ord(char) < 0xA0
+    )
+    return controls > max(2, len(sample) // 100)
+
+
+def _records(text: str, delimiter: str) -> Iterator[RawRow]:
+    # newline="" lets the csv module see CR, LF and CRLF itself, including inside quotes,
+    # and reader.line_num counts physical lines, so each record knows where it starts.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
+    start = 1
+    for record in reader:
+        yield RawRow(start, tuple(record))
+        start = reader.line_num + 1
+
+
+def read_csv(text: str, delimiter: str, file_label: str) -> list[RawRow]:
+    rows: list[RawRow] = []
+    try:
+        for row in _records(text, delimiter):
+            rows.append(row)
+    except csv.Error as error:
+        line = rows[-1].line_number + 1 if rows else 1
+        raise file_error(
+            f"{file_label} could not be read as CSV near line {line}: {error} "
+            "(is a quote left open?).",
+            file_label=file_label,
+            line=line,
+        ) from error
+    return rows
+
+
+def detect_delimiter(text: str, overrides: Mapping[str, str]) -> str:
+    """The candidate whose records look most like a statement: first the header row that
+    names most roles, then the most records sharing one field count (> 1)."""
+    return max(DELIMITER_CANDIDATES, key=lambda candidate: _score(text, candidate, overrides))
+
+
+def _score(text: str, delimiter: str, overrides: Mapping[str, str]) -> tuple[int, int]:
+    sample: list[RawRow] = []
+    try:
+        for row in _records(text, delimiter):
+            if not row.is_blank():
+                sample.append(row)
+            if len(sample) >= SAMPLE_RECORDS:
+                break
+    except csv.Error:
+        return (-1, -1)
+    if not sample:
+        return (0, 0)
+    roles = max(len(match_columns(row.texts(), overrides)) for row in sample)
+    width, count = Counter(len(row.cells) for row in sample).most_common(1)[0]
+    return (roles, count if width > 1 else 0)
+
+
+def _read_xlsx(data: bytes, file_label: str) -> list[RawRow]:
+    """Rows of the first worksheet, numbered as the spreadsheet numbers them."""
+    import openpyxl  # only spreadsheet uploads pay for the import
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:  # openpyxl reports a damaged archive in many ways
+        raise file_error(
+            f"{file_label} looks like a zip archive but is not a readable XLSX workbook.",
+            file_label=file_label,
+        ) from error
+    try:
+        if not workbook.worksheets:
+            raise file_error(f"{file_label} has no worksheet.", file_label=file_label)
+        sheet = workbook.worksheets[0]
+        # read-only sheets yield empty tuples for missing rows, so enumerate = row number
+        return [
+            RawRow(number, tuple(_xlsx_cell(value) for value in values))
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+        ]
+    finally:
+        workbook.close()
+
+
+def _xlsx_cell(value: object) -> Cell:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return Decimal(str(value))  # str() of a float is its shortest exact-looking form
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, datetime.time):
+        return value.isoformat()
+    return str(value)

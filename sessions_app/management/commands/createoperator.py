@@ -1,0 +1,59 @@
+"""createoperator USERNAME --engagement NAME [--role operator|viewer] [--password P]
+
+Creates or updates a user with that membership (creating the engagement if needed) and
+prints the user's API token on the last line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils.text import slugify
+from rest_framework.authtoken.models import Token
+
+from sessions_app.errors import DomainError
+from sessions_app.models import Engagement, Membership
+from sessions_app.services import engagement_create, membership_grant
+
+
+class Command(BaseCommand):
+    help = "Create or update an operator (or viewer) of an engagement and print their API token."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--engagement", required=True, help="Engagement name (or slug)")
+        parser.add_argument("--role", choices=Membership.Role.values, default="operator")
+        parser.add_argument("--password", default=None)
+        parser.add_argument("--email", default="")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            with transaction.atomic():
+                token = self._create(options)
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(token.key)
+
+    def _create(self, options: dict[str, Any]) -> Token:
+        name = options["engagement"].strip()
+        engagement = Engagement.objects.filter(slug=slugify(name)).first()
+        if engagement is None:
+            engagement = engagement_create(name=name)
+            self.stderr.write(f"Created engagement '{engagement.name}' ({engagement.slug}).")
+        user, created = get_user_model().objects.get_or_create(username=options["username"])
+        if options["password"]:
+            user.set_password(options["password"])
+        elif created:
+            user.set_unusable_password()
+        if options["email"]:
+            user.email = options["email"]
+        user.save()
+        membership_grant(engagement=engagement, user=user, role=options["role"])
+        self.stderr.write(
+            f"{'Created' if created else 'Updated'} {user.username}: {options['role']} "
+            f"of '{engagement.name}'. API token:"
+        )
+        token, _ = Token.objects.get_or_create(user=user)
+        return token

@@ -1,0 +1,380 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+ZERO = Decimal("0.00")
+
+
+class Engagement(models.Model):
+    """A client company / card program. Its members see its sessions; nobody else does."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    default_session = models.ForeignKey(
+        "ProcessingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OPERATOR = "operator", "Operator"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.OPERATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "engagement"], name="membership_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.engagement} ({self.role})"
+
+
+class UserPreference(models.Model):
+    """What the page header remembers per user: default engagement and current session."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="closebook_preference"
+    )
+    default_engagement = models.ForeignKey(
+        Engagement, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    current_session = models.ForeignKey(
+        "ProcessingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"
+
+
+class ImportProfile(models.Model):
+    """How to read one kind of bank or expense-tool file (like pVault's own CSV importer)."""
+
+    class DecimalSeparator(models.TextChoices):
+        POINT = ".", "Point (1,234.56)"
+        COMMA = ",", "Comma (1.234,56)"
+
+    engagement = models.ForeignKey(
+        Engagement, on_delete=models.CASCADE, related_name="import_profiles"
+    )
+    name = models.CharField(max_length=100)
+    delimiter = models.CharField(max_length=2, blank=True, help_text="Empty: detect")
+    encoding = models.CharField(max_length=20, blank=True, help_text="Empty: detect")
+    skip_lines = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: find header")
+    columns = models.JSONField(default=dict, blank=True)
+    decimal_separator = models.CharField(max_length=1, blank=True, choices=DecimalSeparator.choices)
+    date_format = models.CharField(max_length=30, blank=True)
+    charges_negative = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["engagement", "name"], name="import_profile_unique_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_settings_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "delimiter": self.delimiter or None,
+            "encoding": self.encoding or None,
+            "skip_lines": self.skip_lines,
+            "columns": self.columns or {},
+            "decimal_separator": self.decimal_separator or None,
+            "date_format": self.date_format or None,
+            "charges_negative": self.charges_negative,
+        }
+
+
+def card_file_path(instance: ProcessingSession, filename: str) -> str:
+    return f"sessions/{instance.engagement_id}/card/{instance.card_sha256[:16]}-{filename}"
+
+
+class ProcessingSession(models.Model):
+    """One statement period of one engagement."""
+
+    class Status(models.TextChoices):
+        PROCESSING = "processing", "Processing"
+        COMPLETED = "completed", "Completed"
+        REPROCESSING = "reprocessing", "Reprocessing"
+        FAILED = "failed", "Failed"
+        CLOSED = "closed", "Closed"
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="sessions")
+    name = models.CharField(max_length=200)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    tolerance = models.DecimalField(**MONEY, default=ZERO)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROCESSING)
+    card_file = models.FileField(upload_to=card_file_path, max_length=300, blank=True)
+    card_file_name = models.CharField(max_length=255, blank=True)
+    card_sha256 = models.CharField(max_length=64, blank=True)
+    card_row_count = models.PositiveIntegerField(default=0)
+    card_profile = models.ForeignKey(
+        ImportProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closure_reason = models.TextField(blank=True)
+    # Closed sessions can have their lines moved to archive storage (and restored).
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archive_location = models.CharField(max_length=500, blank=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        indexes = [
+            models.Index(fields=["engagement", "status"], name="session_engagement_status"),
+            models.Index(fields=["engagement", "-period_start"], name="session_engagement_period"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")), name="session_period_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(tolerance__gte=0), name="session_tolerance_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="closed") | Q(closed_at__isnull=False),
+                name="session_closed_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == self.Status.CLOSED
+
+    @property
+    def period_code(self) -> str:
+        return f"{self.period_start:%Y-%m}"
+
+
+def receipt_file_path(instance: ReceiptVersion, filename: str) -> str:
+    prefix = f"v{instance.version}-{instance.sha256[:16]}"
+    return f"sessions/{instance.session_id}/receipts/{prefix}-{filename}"
+
+
+class ReceiptVersion(models.Model):
+    """One upload of a receipts file. Versions are never deleted; a discarded preview stays."""
+
+    class Mode(models.TextChoices):
+        REPLACE = "replace", "Replace (complete report)"
+        APPEND = "append", "Append (new receipts only)"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the recalculation"
+        APPLIED = "applied", "Applied"
+        DISCARDED = "discarded", "Discarded"
+
+    session = models.ForeignKey(
+        ProcessingSession, on_delete=models.PROTECT, related_name="receipt_versions"
+    )
+    version = models.PositiveIntegerField()
+    file = models.FileField(upload_to=receipt_file_path, max_length=300, blank=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(default=0)
+    row_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.REPLACE)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    note = models.TextField(blank=True)
+    profile = models.ForeignKey(
+        ImportProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    copied_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["session", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "version"], name="receipt_version_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="receipt_version_positive"),
+        ]
+        indexes = [models.Index(fields=["session", "sha256"], name="receipt_version_sha")]
+
+    def __str__(self) -> str:
+        return f"{self.session} · receipts v{self.version}"
+
+
+class CardTransaction(models.Model):
+    session = models.ForeignKey(
+        ProcessingSession, on_delete=models.CASCADE, related_name="card_transactions"
+    )
+    line_number = models.PositiveIntegerField()
+    employee_id = models.CharField(max_length=100)
+    employee_name = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(**MONEY)
+    transaction_date = models.DateField(null=True, blank=True)
+    merchant = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["session", "line_number"]
+        indexes = [models.Index(fields=["session", "employee_id"], name="card_session_employee")]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id} {self.amount}"
+
+    @property
+    def date(self):  # the parser's name, so reconciliation rules read lines of either source
+        return self.transaction_date
+
+
+class ReceiptLine(models.Model):
+    session = models.ForeignKey(
+        ProcessingSession, on_delete=models.CASCADE, related_name="receipt_lines"
+    )
+    receipt_version = models.ForeignKey(
+        ReceiptVersion, on_delete=models.CASCADE, related_name="lines"
+    )
+    line_number = models.PositiveIntegerField()
+    employee_id = models.CharField(max_length=100)
+    employee_name = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(**MONEY)
+    receipt_date = models.DateField(null=True, blank=True)
+    receipt_id = models.CharField(max_length=100, blank=True)
+    merchant = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["receipt_version", "line_number"]
+        indexes = [
+            models.Index(
+                fields=["receipt_version", "employee_id"], name="receipt_version_employee"
+            ),
+            models.Index(fields=["session", "employee_id"], name="receipt_session_employee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id} {self.amount}"
+
+    @property
+    def date(self):
+        return self.receipt_date
+
+
+class EmployeeRevision(models.Model):
+    """The per-employee result of a session. Its history IS the chain of revisions."""
+
+    class Status(models.TextChoices):
+        MATCHED = "matched", "Matched"
+        MISSING_RECEIPTS = "missing_receipts", "Missing receipts"
+        EXCESS_RECEIPTS = "excess_receipts", "Excess receipts"
+        NO_CARD_ACTIVITY = "no_card_activity", "No card activity"
+        RESOLVED = "resolved", "Resolved"
+
+    EXPORT_READY = (Status.MATCHED, Status.RESOLVED)
+
+    session = models.ForeignKey(
+        ProcessingSession, on_delete=models.PROTECT, related_name="revisions"
+    )
+    employee_id = models.CharField(max_length=100)
+    employee_name = models.CharField(max_length=200, blank=True)
+    car_amount = models.DecimalField(**MONEY, default=ZERO)
+    receipt_amount = models.DecimalField(**MONEY, default=ZERO)
+    difference = models.DecimalField(**MONEY, default=ZERO)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    has_card_lines = models.BooleanField(default=True)
+    previous_car_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    previous_receipt_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    amount_changed = models.BooleanField(default=False)
+    receipt_version_processed = models.PositiveIntegerField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # The export snapshot: what pVault holds for this employee.
+    exported_car_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    exported_receipt_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    last_export_batch = models.ForeignKey(
+        "exports.ExportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    exported_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["session", "employee_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "employee_id"], name="revision_unique_employee"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="resolved") | ~Q(resolution_note=""),
+                name="revision_resolution_has_note",
+            ),
+            models.CheckConstraint(
+                condition=Q(exported_car_amount__isnull=True)
+                | Q(exported_receipt_amount__isnull=False),
+                name="revision_export_snapshot_whole",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["session", "status"], name="revision_session_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id} ({self.status})"
+
+    @property
+    def is_export_ready(self) -> bool:
+        return self.status in self.EXPORT_READY
+
+    @property
+    def change(self) -> str:
+        """new / changed / unchanged / not_ready relative to the pVault export snapshot."""
+        if not self.is_export_ready:
+            return "not_ready"
+        if self.exported_car_amount is None:
+            return "new"
+        if (self.car_amount, self.receipt_amount) != (
+            self.exported_car_amount,
+            self.exported_receipt_amount,
+        ):
+            return "changed"
+        return "unchanged"

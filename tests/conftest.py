@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from sessions_app.models import Membership, ProcessingSession
+from sessions_app.services import receipt_version_upload, session_create
+from tests.factories import EngagementFactory, MembershipFactory, UserFactory
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_file(name: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, (FIXTURES / name).read_bytes())
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings: Any, tmp_path: Path) -> Path:
+    """Every test stores files in its own folder: nothing leaks between tests."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ARCHIVE_ROOT = tmp_path / "archive"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def engagement(db: Any):
+    return EngagementFactory(name="Acme Corp", slug="acme-corp")
+
+
+@pytest.fixture
+def operator(engagement: Any):
+    user = UserFactory(username="olivia")
+    MembershipFactory(user=user, engagement=engagement, role=Membership.Role.OPERATOR)
+    return user
+
+
+@pytest.fixture
+def viewer(engagement: Any):
+    user = UserFactory(username="victor")
+    MembershipFactory(user=user, engagement=engagement, role=Membership.Role.VIEWER)
+    return user
+
+
+@pytest.fixture
+def outsider(db: Any):
+    other = EngagementFactory(name="Other Co", slug="other-co")
+    user = UserFactory(username="mallory")
+    MembershipFactory(user=user, engagement=other, role=Membership.Role.OPERATOR)
+    return user
+
+
+@pytest.fixture
+def make_session(
+    engagement: Any, operator: Any, django_capture_on_commit_callbacks: Any
+) -> Callable[..., ProcessingSession]:
+    """A session built the way operators build one: through the service, with the
+    recalculation run (q2 runs tasks inline in tests)."""
+
+    def build(
+        card: str = "car_2026_10.csv",
+        receipts: str | None = "receipts_2026_10_v1.csv",
+        tolerance: str = "1.00",
+        name: str = "October 2026",
+        **kwargs: Any,
+    ) -> ProcessingSession:
+        with django_capture_on_commit_callbacks(execute=True):
+            session = session_create(
+                engagement=kwargs.pop("engagement", engagement),
+                name=name,
+                period_start=datetime.date(2026, 10, 1),
+                period_end=datetime.date(2026, 10, 31),
+                tolerance=Decimal(tolerance),
+                card_file=fixture_file(card),
+                receipts_file=fixture_file(receipts) if receipts else None,
+                actor=kwargs.pop("actor", operator),
+                **kwargs,
+            )
+        session.refresh_from_db()
+        return session
+
+    return build
+
+
+@pytest.fixture
+def upload_receipts(operator: Any, django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+    def upload(session: ProcessingSession, name: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("actor", operator)
+        with django_capture_on_commit_callbacks(execute=True):
+            version = receipt_version_upload(session=session, file=fixture_file(name), **kwargs)
+        session.refresh_from_db()
+        return version
+
+    return upload
