@@ -94,30 +94,31 @@ def reconcile(
     """One result per employee of the union of card and receipt ids, sorted by id."""
     card = _Totals(card_lines)
     receipts = _Totals(receipt_lines)
-    results = []
-    for employee_id in sorted(card.amounts.keys() | receipts.amounts.keys()):
-        car_amount = card.amounts.get(employee_id, ZERO)
-        receipt_amount = receipts.amounts.get(employee_id, ZERO)
-        has_card_lines = employee_id in card.amounts
-        status = classify(
+    employee_ids = sorted(card.amounts.keys() | receipts.amounts.keys())
+    return [_result(employee_id, card, receipts, tolerance) for employee_id in employee_ids]
+
+
+def _result(
+    employee_id: str, card: _Totals, receipts: _Totals, tolerance: Decimal
+) -> EmployeeResult:
+    car_amount = card.amounts.get(employee_id, ZERO)
+    receipt_amount = receipts.amounts.get(employee_id, ZERO)
+    has_card_lines = employee_id in card.amounts
+    return EmployeeResult(
+        employee_id=employee_id,
+        # SPEC §4: the name comes from the statement; from receipts only as a fallback.
+        employee_name=card.names.get(employee_id) or receipts.names.get(employee_id, ""),
+        car_amount=car_amount,
+        receipt_amount=receipt_amount,
+        difference=(receipt_amount - car_amount).quantize(CENT),
+        status=classify(
             car_amount=car_amount,
             receipt_amount=receipt_amount,
             tolerance=tolerance,
             has_card_lines=has_card_lines,
-        )
-        results.append(
-            EmployeeResult(
-                employee_id=employee_id,
-                # SPEC §4: the name comes from the statement; receipts only as a fallback.
-                employee_name=card.names.get(employee_id) or receipts.names.get(employee_id, ""),
-                car_amount=car_amount,
-                receipt_amount=receipt_amount,
-                difference=(receipt_amount - car_amount).quantize(CENT),
-                status=status,
-                has_card_lines=has_card_lines,
-            )
-        )
-    return results
+        ),
+        has_card_lines=has_card_lines,
+    )
 
 
 class _Totals:

@@ -8,6 +8,7 @@ Anything else raises `AmountFormatError`, whose text is the reason shown to a pe
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
@@ -38,6 +39,17 @@ _LOOKALIKES = str.maketrans(
 )
 
 
+# The shapes nearly every cell has, read in one step; anything else takes the careful path
+# below, which accepts the same texts and explains what is wrong with the others.
+_COMMON = {
+    separator: re.compile(
+        rf"(?P<sign>[-+]?)[$€£¥]?(?P<whole>[0-9]{{1,3}}(?:{re.escape(group)}[0-9]{{3}})+|[0-9]+)"
+        rf"(?:{re.escape(separator)}(?P<fraction>[0-9]{{1,2}}))?"
+    )
+    for separator, (group, *_) in GROUP_SEPARATORS.items()
+}
+
+
 class AmountFormatError(ValueError):
     """`str(error)` is a reason a person can act on, e.g. "more than two decimal places"."""
 
@@ -53,9 +65,20 @@ def parse_amount(text: str, *, decimal_separator: str = ".") -> Decimal:
     cleaned = text.translate(_LOOKALIKES).strip()
     if not cleaned:
         raise AmountFormatError("the amount is empty")
+    common = _read_common(cleaned, decimal_separator)
+    if common is not None:
+        return common
     body, negative = _strip_decorations(cleaned)
     value = _number(body, decimal_separator)
     return _signed(value, negative)
+
+
+def _read_common(text: str, separator: str) -> Decimal | None:
+    match = _COMMON[separator].fullmatch(text)
+    if match is None or len(match["whole"]) > MAX_INTEGER_DIGITS:
+        return None
+    digits = match["whole"].replace(GROUP_SEPARATORS[separator][0], "")
+    return _signed(Decimal(f"{digits}.{match['fraction'] or '0'}"), match["sign"] == "-")
 
 
 def amount_from_number(value: Decimal | int) -> Decimal:

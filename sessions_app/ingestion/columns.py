@@ -142,4 +142,8 @@ def _missing_message(found: list[str], missing: list[str], overrides: Mapping[st
         for role in missing
     ]
     found_text = f"Columns found: {', '.join(found)}." if found else "No column headers found."
-    return f"Could not find the columns: {', '.join(labels)}. {found_text}"
+    message = f"Could not find the columns: {', '.join(labels)}. {found_text}"
+    if len(found) == 1 and any(mark in found[0] for mark in ",;\t|"):
+        # One "column" holding separators: the file was split on the wrong delimiter.
+        message += " Check the delimiter of the import profile."
+    return message

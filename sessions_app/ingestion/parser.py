@@ -14,7 +14,7 @@ from .amounts import ZERO, AmountFormatError, amount_from_number, format_amount,
 from .columns import ColumnsNotFound, match_columns, missing_roles
 from .dates import detect_date_format, example_date, parse_date, to_strptime
 from .profile import ImportSettings
-from .reader import SAMPLE_RECORDS, Cell, RawRow, cell_text, file_error, read_table
+from .reader import SAMPLE_RECORDS, Cell, RawRow, RawTable, file_error, read_table
 
 BYTES_PER_MB = 1024 * 1024
 # "Subtotal", "Sub-total", "SUB TOTAL" are block sums, not the file's control total.
@@ -82,7 +82,10 @@ class _Layout:
         return row.cells[position]
 
     def text(self, row: RawRow, role: str) -> str:
-        return cell_text(self.cell(row, role)).strip()
+        position = self.index.get(role)
+        if position is None or position >= len(row.texts):
+            return ""
+        return row.texts[position]
 
     def names_someone(self, row: RawRow) -> bool:
         key = _person(self.text(row, "employee_id"))
@@ -115,18 +118,7 @@ def parse_statement(
         reader.read(row)
     if reader.errors:
         raise InvalidFile(reader.errors, file_label=file_label)
-    return ParsedFile(
-        lines=reader.lines,
-        file_format=table.file_format,
-        encoding=table.encoding,
-        delimiter=table.delimiter,
-        decimal_separator=separator,
-        header_line=table.rows[header_at].line_number,
-        columns=dict(layout.headers),
-        blank_rows=reader.blank_rows,
-        subtotals=reader.subtotals,
-        control_totals=reader.control_totals,
-    )
+    return reader.result(table, header_line=table.rows[header_at].line_number)
 
 
 def _check_size(data: bytes, max_bytes: int | None, file_label: str) -> None:
@@ -154,13 +146,13 @@ def _locate_header(
         raise file_error(f"{file_label} has no header row.", file_label=file_label)
     best, best_found = candidates[0], -1
     for position in candidates:
-        headers = rows[position].texts()
+        headers = rows[position].texts
         found = match_columns(headers, settings.columns)
         if not missing_roles(found, settings.columns):
             return position, _Layout(found, {role: headers[i] for role, i in found.items()})
         if len(found) > best_found:
             best, best_found = position, len(found)
-    headers = rows[best].texts()
+    headers = rows[best].texts
     missing = missing_roles(match_columns(headers, settings.columns), settings.columns)
     raise ColumnsNotFound(
         [header for header in headers if header],
@@ -178,8 +170,8 @@ def _header_candidates(rows: list[RawRow], skip_lines: int | None) -> list[int]:
 
 
 def _detect_separator(body: list[RawRow], layout: _Layout) -> str:
-    """ "." if every amount cell (lines and totals) reads with it, else "," if every one
-    does, else "." so the errors are reported the way most files are written."""
+    """The point if every amount cell (lines and totals) reads with it, else the comma if
+    every one does, else the point, so errors are reported the way most files are written."""
     texts = {
         layout.text(row, "amount")
         for row in body
@@ -250,6 +242,20 @@ class _RowReader:
         # mismatch would only repeat that error.
         self._sums_reliable = True
         self._dates: dict[str, datetime.date | None] = {}
+
+    def result(self, table: RawTable, *, header_line: int) -> ParsedFile:
+        return ParsedFile(
+            lines=self.lines,
+            file_format=table.file_format,
+            encoding=table.encoding,
+            delimiter=table.delimiter,
+            decimal_separator=self.separator,
+            header_line=header_line,
+            columns=dict(self.layout.headers),
+            blank_rows=self.blank_rows,
+            subtotals=self.subtotals,
+            control_totals=self.control_totals,
+        )
 
     def read(self, row: RawRow) -> None:
         if row.is_blank():
@@ -333,7 +339,7 @@ class _RowReader:
 
     def _amount(self, row: RawRow, *, missing: str) -> Decimal | None:
         cell = self.layout.cell(row, "amount")
-        text = cell_text(cell).strip()
+        text = self.layout.text(row, "amount")
         if not text:
             self._error(row, "amount", missing)
             return None
@@ -354,7 +360,7 @@ class _RowReader:
         cell = self.layout.cell(row, "date")
         if isinstance(cell, datetime.date):
             return cell
-        text = cell_text(cell).strip()
+        text = self.layout.text(row, "date")
         if not text:
             return None
         pattern = self.date_pattern

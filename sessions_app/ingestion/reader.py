@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from sessions_app.errors import InvalidFile, RowError
 
@@ -32,11 +33,13 @@ class RawRow:
     line_number: int
     cells: tuple[Cell, ...]
 
-    def texts(self) -> list[str]:
-        return [cell_text(cell).strip() for cell in self.cells]
+    @cached_property
+    def texts(self) -> tuple[str, ...]:
+        """Each cell as stripped text; computed once, every rule reads it."""
+        return tuple(cell_text(cell).strip() for cell in self.cells)
 
     def is_blank(self) -> bool:
-        return not any(self.texts())
+        return not any(self.texts)
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ def _score(text: str, delimiter: str, overrides: Mapping[str, str]) -> tuple[int
         return (-1, -1)
     if not sample:
         return (0, 0)
-    roles = max(len(match_columns(row.texts(), overrides)) for row in sample)
+    roles = max(len(match_columns(row.texts, overrides)) for row in sample)
     width, count = Counter(len(row.cells) for row in sample).most_common(1)[0]
     return (roles, count if width > 1 else 0)
 
