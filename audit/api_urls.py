@@ -1,5 +1,9 @@
 """/api/v1/analytics/… (included by config/api_urls.py)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from audit import apis
+
+urlpatterns = [
+    path("sessions/", apis.SessionAnalyticsApi.as_view(), name="api-analytics-sessions"),
+]

@@ -42,6 +42,32 @@ class RequestIdMiddleware:
 
 
 class RequestIdLogFilter(logging.Filter):
+    """For handlers configured in LOGGING; records made after install_request_id_records()
+    already carry the id of the request they were logged in."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_origin().request_id or "-"
+        # Django logs 4xx/5xx answers after the middleware has returned, passing the
+        # request along: its id is the right one there.
+        request_id = getattr(getattr(record, "request", None), "request_id", None)
+        if request_id:
+            record.request_id = request_id
+        elif getattr(record, "request_id", "-") == "-":
+            record.request_id = current_origin().request_id or "-"
         return True
+
+
+def install_request_id_records() -> None:
+    """Stamp every log record with the request id when it is CREATED, so any handler
+    (pytest's caplog, a queue handler writing later from another thread, Sentry) sees the
+    id of the request that logged it, not whatever request is running when it is written."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "closebook_request_id", False):
+        return  # already installed (ready() can run twice in some test setups)
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        record.request_id = current_origin().request_id or "-"
+        return record
+
+    factory.closebook_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sessions_app.context_processors.page_header",
             ],
         },
     },
@@ -133,7 +134,31 @@ STORAGES = {
         ),
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Archived session lines and copies of their original files (manage.py archive_sessions).
+    "archive": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(ARCHIVE_ROOT)},
+    },
 }
+# S3-compatible archive storage (AWS, MinIO, Ceph…) through django-storages when a bucket is
+# named; the keys may also come from the usual AWS_* variables or an instance role.
+ARCHIVE_S3_BUCKET = env("ARCHIVE_S3_BUCKET", default="")
+if ARCHIVE_S3_BUCKET:
+    STORAGES["archive"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ARCHIVE_S3_BUCKET,
+            "location": env("ARCHIVE_S3_PREFIX", default="closebook-archive"),
+            "endpoint_url": env("ARCHIVE_S3_ENDPOINT_URL", default=None),
+            "region_name": env("ARCHIVE_S3_REGION", default=None),
+            "access_key": env("ARCHIVE_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env("ARCHIVE_S3_SECRET_ACCESS_KEY", default=None),
+            "default_acl": None,
+            "querystring_auth": True,
+            # Archive objects are written once under a fresh prefix and never overwritten.
+            "file_overwrite": False,
+        },
+    }
 UPLOAD_MAX_MB = env("UPLOAD_MAX_MB")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -155,20 +180,53 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- API --------------------------------------------------------------------------------------
+# Token first: DRF answers an unauthenticated request with the first authenticator's
+# WWW-Authenticate challenge, which makes it a 401 rather than a 403.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api_permissions.LimitedJSONParser",
+        "config.api_permissions.LimitedFormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "config.api_permissions.ApiPagination",
+    "DEFAULT_METADATA_CLASS": "config.api_permissions.ApiMetadata",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "config.api_errors.ErrorDocumentingAutoSchema",
+    # A guard against runaway scripts, far above what a person or a normal script sends.
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env("API_USER_RATE", default="6000/minute")},
+    "COERCE_DECIMAL_TO_STRING": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Closebook API",
+    "DESCRIPTION": (
+        "Reconcile corporate-card statements against receipts and export to pVault. "
+        "Authenticate with `Authorization: Token <key>` (manage.py createoperator prints "
+        'one). Errors are `{"error": {"code", "message", "details"}}`; money is a string '
+        "with two decimals."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStatusEnum": "sessions_app.models.ProcessingSession.Status",
+        "EmployeeStatusEnum": "sessions_app.models.EmployeeRevision.Status",
+        "JobStatusEnum": "recalc.models.RecalcJob.Status",
+        "ReceiptModeEnum": "sessions_app.models.ReceiptVersion.Mode",
+        "ExportTypeEnum": "exports.models.ExportBatch.ExportType",
+    },
 }
 
 # --- Internationalisation ---------------------------------------------------------------------

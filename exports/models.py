@@ -27,6 +27,10 @@ class ExportBatch(models.Model):
         "sessions_app.ProcessingSession", on_delete=models.PROTECT, related_name="export_batches"
     )
     batch_code = models.CharField(max_length=40, unique=True)
+    # Codes are numbered per export type and statement period across ALL sessions and
+    # engagements: pVault sees one code space, so two sessions of October never both
+    # produce PV-2026-10-001.
+    period = models.CharField(max_length=7)
     sequence = models.PositiveIntegerField()
     export_type = models.CharField(max_length=12, choices=ExportType.choices)
     delta_only = models.BooleanField(default=True)
@@ -36,6 +40,11 @@ class ExportBatch(models.Model):
     employee_count = models.PositiveIntegerField(default=0)
     total_amount = models.DecimalField(**MONEY, default=0)
     file = models.FileField(upload_to=export_file_path, max_length=300, blank=True)
+    # What the file's header cells said, kept so the file can be rebuilt byte for byte
+    # even after the session is renamed.
+    session_name = models.CharField(max_length=200, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
     file_format = models.CharField(max_length=8, default="csv")
     file_size = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
@@ -58,7 +67,8 @@ class ExportBatch(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["session", "export_type", "sequence"], name="export_batch_unique_sequence"
+                fields=["export_type", "period", "sequence"],
+                name="export_batch_unique_period_sequence",
             ),
             models.UniqueConstraint(
                 fields=["session", "idempotency_key"],
@@ -78,13 +88,25 @@ class ExportBatch(models.Model):
     def is_void(self) -> bool:
         return self.status == self.Status.VOID
 
+    @property
+    def is_pvault(self) -> bool:
+        return self.export_type == self.ExportType.PVAULT
+
 
 class ExportLine(models.Model):
     """Exactly what one employee's line of a batch said, and what was exported before it."""
 
-    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="lines")
+    # No single-column indexes on these foreign keys: (batch, employee_id) and
+    # (revision, batch) below serve every lookup, and each index is written 100k times by
+    # a 100k-employee export.
+    batch = models.ForeignKey(
+        ExportBatch, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     revision = models.ForeignKey(
-        "sessions_app.EmployeeRevision", on_delete=models.PROTECT, related_name="export_lines"
+        "sessions_app.EmployeeRevision",
+        on_delete=models.PROTECT,
+        related_name="export_lines",
+        db_index=False,
     )
     employee_id = models.CharField(max_length=100)
     employee_name = models.CharField(max_length=200, blank=True)
@@ -99,11 +121,19 @@ class ExportLine(models.Model):
     previous_exported_amount = models.DecimalField(**MONEY, default=0)
     previous_exported_receipt_amount = models.DecimalField(**MONEY, null=True, blank=True)
     previous_batch = models.ForeignKey(
-        ExportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ExportBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     previous_exported_at = models.DateTimeField(null=True, blank=True)
     had_previous_export = models.BooleanField(default=False)
     adjustment_amount = models.DecimalField(**MONEY, default=0)
+    # Set when pVault is known to hold this line (at generation, or by a later
+    # mark-exported); only marked lines of non-void pvault batches count as exported.
+    marked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["batch", "employee_id"]

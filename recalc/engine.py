@@ -1,232 +1,413 @@
-"""Set-based recalculation of a session: aggregate per employee in the database, classify
-with the same rules the `reconcile` command uses, write revisions and their history in bulk.
+"""What a recalculation decides, set-based: per-employee totals are added up by the database
+into a scratch table, then read in fixed-size chunks, classified with the rules of
+sessions_app.reconciliation and compared with the stored revisions. Only the revisions that
+change are planned for writing (recalc.apply writes them).
 
-The number of queries does not depend on the number of employees (beyond fixed-size
-batches), so a 100k-employee session is a handful of statements."""
+Money is added up in integer cents in SQL, so the totals are exact on every database
+(SQLite keeps decimals as floating point), and becomes Decimal again in Python.
+
+The number of queries grows with the number of chunks, never with the number of employees,
+and memory holds one chunk at a time: a 100k-employee session is a few dozen statements."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import Max, Sum
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from django.db import connection as default_connection
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Count, Max, Sum
 
+from recalc.tables import EMPLOYEE_TOTALS, REVISION_PLAN
 from sessions_app.models import (
-    ZERO,
     CardTransaction,
     EmployeeRevision,
     ProcessingSession,
+    ReceiptLine,
     ReceiptVersion,
 )
-from sessions_app.reconciliation import EmployeeResult, classify
-from sessions_app.selectors import receipt_lines_in_effect
+from sessions_app.reconciliation import classify
+from sessions_app.selectors import effective_receipt_version_numbers
 
-WRITE_BATCH_SIZE = 2000
+CHUNK_SIZE = 5000
+DIFF_ROWS_KEPT = 5000
+PROBLEMS_KEPT = 1000
+NEXT_DELTA_IDS_KEPT = 1000
+# The largest amount a revision holds (numeric(14, 2)), in cents.
+MAX_CENTS = 10 ** EmployeeRevision._meta.get_field("car_amount").max_digits - 1
+RESOLVED = EmployeeRevision.Status.RESOLVED
 
-REVISION_RESULT_FIELDS = [
-    "employee_name",
-    "car_amount",
-    "receipt_amount",
-    "difference",
-    "status",
-    "has_card_lines",
-    "previous_car_amount",
-    "previous_receipt_amount",
-    "amount_changed",
-    "receipt_version_processed",
-    "resolution_note",
-    "resolved_by",
-    "resolved_at",
-    "version",
-]
+ProgressCallback = Callable[[int], None]
 
 
-def _totals(rows: Any) -> dict[str, tuple[Decimal, str]]:
-    return {row["employee_id"]: (row["total"], row["name"] or "") for row in rows}
+def cents_to_amount(cents: int) -> Decimal:
+    return Decimal(int(cents)).scaleb(-2)
 
 
-def session_results_compute(
-    session: ProcessingSession, *, receipt_version: ReceiptVersion | None = None
-) -> list[EmployeeResult]:
-    """Every employee of the session (card, receipts in effect, or an existing revision),
-    with amounts and status as the rules of SPEC §5 give them."""
-    card = _totals(
-        CardTransaction.objects.filter(session=session)
-        .values("employee_id")
-        .annotate(total=Sum("amount"), name=Max("employee_name"))
-        .order_by()
-    )
-    receipts = _totals(
-        receipt_lines_in_effect(session, including=receipt_version)
-        .values("employee_id")
-        .annotate(total=Sum("amount"), name=Max("employee_name"))
-        .order_by()
-    )
-    known = set(
-        EmployeeRevision.objects.filter(session=session).values_list("employee_id", flat=True)
-    )
-    results = []
-    for employee_id in sorted(card.keys() | receipts.keys() | known):
-        car_amount, card_name = card.get(employee_id, (ZERO, ""))
-        receipt_amount, receipt_name = receipts.get(employee_id, (ZERO, ""))
-        has_card_lines = employee_id in card
-        results.append(
-            EmployeeResult(
-                employee_id=employee_id,
-                employee_name=card_name or receipt_name,
-                car_amount=car_amount,
-                receipt_amount=receipt_amount,
-                difference=receipt_amount - car_amount,
-                status=classify(
-                    car_amount=car_amount,
-                    receipt_amount=receipt_amount,
-                    tolerance=session.tolerance,
-                    has_card_lines=has_card_lines,
-                ),
-                has_card_lines=has_card_lines,
-            )
+def _q(connection: BaseDatabaseWrapper, name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+# --- Stage 3: totals per employee -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionTotals:
+    employees: int
+    card_lines: int
+    receipt_lines: int
+
+
+def effective_receipt_version_ids(
+    session: ProcessingSession, receipt_version: ReceiptVersion | None
+) -> list[int]:
+    numbers = effective_receipt_version_numbers(session, including=receipt_version)
+    return list(
+        ReceiptVersion.objects.filter(session=session, version__in=numbers).values_list(
+            "pk", flat=True
         )
-    return results
+    )
+
+
+def employee_totals_build(
+    session: ProcessingSession,
+    *,
+    receipt_version: ReceiptVersion | None,
+    connection: BaseDatabaseWrapper = default_connection,
+) -> SessionTotals:
+    """Every employee of the session (card lines, receipt lines in effect, or an existing
+    revision) with their totals and revision id, numbered in employee-id order, in
+    EMPLOYEE_TOTALS."""
+    version_ids = effective_receipt_version_ids(session, receipt_version)
+    sql, params = _totals_sql(connection, session.pk, version_ids)
+    EMPLOYEE_TOTALS.create(connection)
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # 100k groups do not fit the default 4 MB: the aggregate would spill to disk.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(sql, params)
+    EMPLOYEE_TOTALS.analyze(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), COALESCE(SUM(card_lines), 0), COALESCE(SUM(receipt_lines), 0) "  # noqa: S608
+            f"FROM {_q(connection, EMPLOYEE_TOTALS.name)}"
+        )
+        employees, card_lines, receipt_lines = cursor.fetchone()
+    return SessionTotals(int(employees), int(card_lines), int(receipt_lines))
+
+
+def _totals_sql(
+    connection: BaseDatabaseWrapper, session_id: int, version_ids: list[int]
+) -> tuple[str, list[Any]]:
+    # Identifiers come from the models, values are parameters.
+    card = _q(connection, CardTransaction._meta.db_table)
+    receipt = _q(connection, ReceiptLine._meta.db_table)
+    revision = _q(connection, EmployeeRevision._meta.db_table)
+    cents = "CAST(ROUND(amount * 100) AS bigint)"
+    parts = [
+        f"SELECT employee_id, {cents} AS card_cents, NULLIF(employee_name, '') AS card_name, "  # noqa: S608
+        "1 AS card_lines, 0 AS receipt_cents, NULL AS receipt_name, 0 AS receipt_lines, "
+        f"NULL AS revision_id FROM {card} WHERE session_id = %s",
+        f"SELECT employee_id, 0, NULL, 0, 0, NULL, 0, id FROM {revision} WHERE session_id = %s",  # noqa: S608
+    ]
+    params: list[Any] = [session_id, session_id]
+    if version_ids:
+        placeholders = ", ".join(["%s"] * len(version_ids))
+        parts.append(
+            f"SELECT employee_id, 0, NULL, 0, {cents}, NULLIF(employee_name, ''), 1, NULL "  # noqa: S608
+            f"FROM {receipt} WHERE session_id = %s AND receipt_version_id IN ({placeholders})"
+        )
+        params += [session_id, *version_ids]
+    columns = ", ".join(_q(connection, name) for name in EMPLOYEE_TOTALS.column_names)
+    sql = (
+        f"INSERT INTO {_q(connection, EMPLOYEE_TOTALS.name)} ({columns}) "  # noqa: S608
+        "SELECT ROW_NUMBER() OVER (ORDER BY employee_id), employee_id, SUM(card_cents), "
+        "MAX(card_name), SUM(card_lines), SUM(receipt_cents), MAX(receipt_name), "
+        f"SUM(receipt_lines), MAX(revision_id) FROM ({' UNION ALL '.join(parts)}) lines "
+        "GROUP BY employee_id"
+    )
+    return sql, params
+
+
+# --- Stage 4: compare & classify --------------------------------------------------------------
+
+
+class EmployeeState(NamedTuple):
+    """One employee as the totals and the stored revision (if any) have it."""
+
+    employee_id: str
+    card_cents: int
+    card_name: str | None
+    card_lines: int
+    receipt_cents: int
+    receipt_name: str | None
+    receipt_lines: int
+    revision_id: int | None
+    old_name: str | None
+    old_car_cents: int | None
+    old_receipt_cents: int | None
+    old_status: str | None
+    old_has_card_lines: bool | None
+    old_resolution_note: str | None
+    exported_car_cents: int | None
+    exported_receipt_cents: int | None
+
+
+class PlannedRevision(NamedTuple):
+    """A revision to create (revision_id None) or change, in REVISION_PLAN's column order
+    after `seq`."""
+
+    revision_id: int | None
+    employee_id: str
+    employee_name: str
+    car_amount: Decimal
+    receipt_amount: Decimal
+    difference: Decimal
+    status: str
+    has_card_lines: bool
+    amount_changed: bool
+    receipt_version_processed: int | None
+    clears_resolution: bool
+
+
+class Decision(NamedTuple):
+    change: str  # new / changed / removed / unchanged / error
+    planned: PlannedRevision | None
+    problem: str = ""
+
+
+def _money_problem(state: EmployeeState) -> str:
+    """Amounts a revision cannot hold: that employee is reported, the others applied."""
+    figures = {
+        "card total": state.card_cents,
+        "receipts total": state.receipt_cents,
+        "difference": state.receipt_cents - state.card_cents,
+    }
+    for label, cents in figures.items():
+        if abs(cents) > MAX_CENTS:
+            return (
+                f"{label} {cents_to_amount(cents):,} is beyond the largest amount a revision "
+                f"holds ({cents_to_amount(MAX_CENTS):,}); this employee was left as it was."
+            )
+    return ""
+
+
+def employee_decide(
+    state: EmployeeState, *, tolerance: Decimal, processed_version: int | None
+) -> Decision:
+    """The rules of SPEC §5 for one employee, and whether their revision must be written."""
+    problem = _money_problem(state)
+    if problem:
+        return Decision("error", None, problem)
+    car, receipt = cents_to_amount(state.card_cents), cents_to_amount(state.receipt_cents)
+    has_card_lines = state.card_lines > 0
+    status = classify(
+        car_amount=car, receipt_amount=receipt, tolerance=tolerance, has_card_lines=has_card_lines
+    )
+    # SPEC §4: the statement's name wins; receipts only for employees without card lines.
+    name = state.card_name or state.receipt_name or state.old_name or ""
+    if state.revision_id is None:
+        planned = PlannedRevision(
+            None, state.employee_id, name, car, receipt, receipt - car, status,
+            has_card_lines, False, processed_version, False,
+        )  # fmt: skip
+        return Decision("new", planned)
+    amounts_changed = (state.old_car_cents, state.old_receipt_cents) != (
+        state.card_cents,
+        state.receipt_cents,
+    )
+    # A resolution holds only while the amounts it was made on are unchanged.
+    keeps_resolution = state.old_status == RESOLVED and not amounts_changed
+    status = RESOLVED if keeps_resolution else status
+    clears_resolution = not keeps_resolution and bool(state.old_resolution_note)
+    change = _change_kind(state, amounts_changed=amounts_changed, status=status)
+    visible = (
+        amounts_changed
+        or clears_resolution
+        or (status, name, has_card_lines)
+        != (state.old_status, state.old_name, bool(state.old_has_card_lines))
+    )
+    if not visible:
+        return Decision(change, None)
+    planned = PlannedRevision(
+        state.revision_id, state.employee_id, name, car, receipt, receipt - car, status,
+        has_card_lines, amounts_changed, processed_version, clears_resolution,
+    )  # fmt: skip
+    return Decision(change, planned)
+
+
+def _change_kind(state: EmployeeState, *, amounts_changed: bool, status: str) -> str:
+    if amounts_changed and not (state.card_lines or state.receipt_lines):
+        return "removed"
+    if amounts_changed or status != state.old_status:
+        return "changed"
+    return "unchanged"
+
+
+def diff_row(state: EmployeeState, decision: Decision) -> dict[str, Any]:
+    """One line of the preview: old → new and Δ, as strings (JSON keeps no Decimal)."""
+    new_car, new_receipt = state.card_cents, state.receipt_cents
+    old_car, old_receipt = state.old_car_cents, state.old_receipt_cents
+    planned = decision.planned
+
+    def text(cents: int | None) -> str | None:
+        return None if cents is None else str(cents_to_amount(cents))
+
+    return {
+        "employee_id": state.employee_id,
+        "employee_name": planned.employee_name if planned else (state.old_name or ""),
+        "change": decision.change,
+        "old_car_amount": text(old_car),
+        "new_car_amount": text(new_car),
+        "old_receipt_amount": text(old_receipt),
+        "new_receipt_amount": text(new_receipt),
+        "delta_car_amount": text(new_car - (old_car or 0)),
+        "delta_receipt_amount": text(new_receipt - (old_receipt or 0)),
+        "old_status": state.old_status,
+        "new_status": planned.status if planned else state.old_status,
+        "error": decision.problem or None,
+    }
 
 
 @dataclass
 class RevisionPlan:
-    """What applying a set of results would do, employee by employee."""
+    """What applying the recalculation will do. The rows themselves wait in REVISION_PLAN on
+    the connection that built it; `connection_key` and `fingerprint` say whether they can
+    still be trusted when the apply starts."""
 
-    to_create: list[EmployeeRevision] = field(default_factory=list)
-    to_update: list[EmployeeRevision] = field(default_factory=list)
+    employees: int = 0
+    rows: int = 0
+    chunk_size: int = CHUNK_SIZE
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"new": 0, "changed": 0, "removed": 0, "unchanged": 0}
+    )
     diff: list[dict[str, Any]] = field(default_factory=list)
-    unchanged: int = 0
-    after: list[EmployeeRevision] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    problem_count: int = 0
+    next_delta: dict[str, Any] | None = None
+    fingerprint: tuple[Any, ...] = ()
+    connection_key: int = 0
 
-    def counts(self) -> dict[str, int]:
-        changed = sum(1 for row in self.diff if row["change"] == "changed")
-        removed = sum(1 for row in self.diff if row["change"] == "removed")
+    def summary(self) -> dict[str, Any]:
         return {
-            "new": len(self.to_create),
-            "changed": changed,
-            "removed": removed,
-            "unchanged": self.unchanged,
+            "counts": dict(self.counts),
+            "employees": self.diff,
+            "truncated": sum(self.counts.values()) - self.counts["unchanged"] > len(self.diff),
+            "errors": self.problem_count,
         }
 
 
-def _diff_row(change: str, result: EmployeeResult, old: EmployeeRevision | None) -> dict[str, Any]:
-    old_car = old.car_amount if old else None
-    old_receipt = old.receipt_amount if old else None
-    return {
-        "employee_id": result.employee_id,
-        "employee_name": result.employee_name,
-        "change": change,
-        "old_car_amount": None if old_car is None else str(old_car),
-        "new_car_amount": str(result.car_amount),
-        "old_receipt_amount": None if old_receipt is None else str(old_receipt),
-        "new_receipt_amount": str(result.receipt_amount),
-        "delta_car_amount": str(result.car_amount - (old_car or ZERO)),
-        "delta_receipt_amount": str(result.receipt_amount - (old_receipt or ZERO)),
-        "old_status": old.status if old else None,
-        "new_status": result.status,
-    }
-
-
-def _next_state(rev: EmployeeRevision, result: EmployeeResult, processed: int | None) -> bool:
-    """Move a revision to a result; True when anything a person would see changed."""
-    amounts_changed = (rev.car_amount, rev.receipt_amount) != (
-        result.car_amount,
-        result.receipt_amount,
+def revisions_fingerprint(session: ProcessingSession) -> tuple[Any, ...]:
+    """Changes when anyone writes a revision (a resolution bumps its version)."""
+    figures = EmployeeRevision.objects.filter(session=session).aggregate(
+        n=Count("pk"), versions=Sum("version"), last=Max("updated_at")
     )
-    keeps_resolution = rev.status == EmployeeRevision.Status.RESOLVED and not amounts_changed
-    status = EmployeeRevision.Status.RESOLVED if keeps_resolution else result.status
-    before = (rev.status, rev.employee_name, rev.receipt_version_processed, rev.has_card_lines)
-    rev.previous_car_amount = rev.car_amount
-    rev.previous_receipt_amount = rev.receipt_amount
-    rev.amount_changed = amounts_changed
-    rev.car_amount = result.car_amount
-    rev.receipt_amount = result.receipt_amount
-    rev.difference = result.difference
-    rev.status = status
-    rev.has_card_lines = result.has_card_lines
-    rev.employee_name = result.employee_name or rev.employee_name
-    rev.receipt_version_processed = processed
-    if not keeps_resolution and rev.resolution_note:
-        # A resolution holds only for the amounts it was made on.
-        rev.resolution_note, rev.resolved_by, rev.resolved_at = "", None, None
-    after = (rev.status, rev.employee_name, rev.receipt_version_processed, rev.has_card_lines)
-    return amounts_changed or before != after
+    return (figures["n"], figures["versions"] or 0, figures["last"])
 
 
-def revision_plan(
-    session: ProcessingSession, results: list[EmployeeResult], *, processed_version: int | None
+def connection_key(connection: BaseDatabaseWrapper) -> int:
+    """Identifies the physical connection: scratch tables live and die with it."""
+    return id(connection.connection)
+
+
+def revision_plan_build(
+    session: ProcessingSession,
+    *,
+    totals: SessionTotals,
+    processed_version: int | None,
+    on_chunk: ProgressCallback,
+    with_next_delta: bool = False,
+    connection: BaseDatabaseWrapper = default_connection,
 ) -> RevisionPlan:
-    plan = RevisionPlan()
-    existing = {rev.employee_id: rev for rev in EmployeeRevision.objects.filter(session=session)}
-    for result in results:
-        rev = existing.get(result.employee_id)
-        if rev is None:
-            created = _new_revision(session, result, processed_version)
-            plan.to_create.append(created)
-            plan.after.append(created)
-            plan.diff.append(_diff_row("new", result, None))
-            continue
-        plan.after.append(rev)
-        old = EmployeeRevision(car_amount=rev.car_amount, receipt_amount=rev.receipt_amount)
-        old.status = rev.status
-        amounts_before = (rev.car_amount, rev.receipt_amount)
-        if _next_state(rev, result, processed_version):
-            rev.version += 1
-            plan.to_update.append(rev)
-        if amounts_before != (result.car_amount, result.receipt_amount):
-            gone = result.car_amount == ZERO and result.receipt_amount == ZERO
-            plan.diff.append(_diff_row("removed" if gone else "changed", result, old))
-        else:
-            plan.unchanged += 1
+    """Stage 4: decide every employee, chunk by chunk, into REVISION_PLAN."""
+    plan = RevisionPlan(employees=totals.employees, chunk_size=CHUNK_SIZE)
+    plan.fingerprint = revisions_fingerprint(session)
+    plan.next_delta = (
+        {"new": 0, "changed": 0, "total_amount": "0.00", "employee_ids": []}
+        if with_next_delta
+        else None
+    )
+    REVISION_PLAN.create(connection)
+    for first in range(1, totals.employees + 1, plan.chunk_size):
+        states = _states_read(connection, first, first + plan.chunk_size - 1)
+        planned_rows = [
+            _plan_one(plan, state, tolerance=session.tolerance, processed=processed_version)
+            for state in states
+        ]
+        rows = [row for row in planned_rows if row is not None]
+        REVISION_PLAN.load(
+            connection, [(plan.rows + index, *row) for index, row in enumerate(rows)]
+        )
+        plan.rows += len(rows)
+        on_chunk(min(first + plan.chunk_size - 1, totals.employees))
+    REVISION_PLAN.analyze(connection)
+    plan.connection_key = connection_key(connection)
     return plan
 
 
-def _new_revision(
-    session: ProcessingSession, result: EmployeeResult, processed_version: int | None
-) -> EmployeeRevision:
-    return EmployeeRevision(
-        session=session,
-        employee_id=result.employee_id,
-        employee_name=result.employee_name,
-        car_amount=result.car_amount,
-        receipt_amount=result.receipt_amount,
-        difference=result.difference,
-        status=result.status,
-        has_card_lines=result.has_card_lines,
-        receipt_version_processed=processed_version,
+def _plan_one(
+    plan: RevisionPlan, state: EmployeeState, *, tolerance: Decimal, processed: int | None
+) -> PlannedRevision | None:
+    try:
+        decision = employee_decide(state, tolerance=tolerance, processed_version=processed)
+    except Exception as exc:  # one employee's bad data must not stop the others
+        decision = Decision("error", None, f"could not be recalculated: {exc}")
+    if decision.change == "error":
+        plan.problem_count += 1
+        if len(plan.problems) < PROBLEMS_KEPT:
+            plan.problems.append({"employee_id": state.employee_id, "error": decision.problem})
+    else:
+        plan.counts[decision.change] += 1
+    if decision.change != "unchanged" and len(plan.diff) < DIFF_ROWS_KEPT:
+        plan.diff.append(diff_row(state, decision))
+    if plan.next_delta is not None:
+        _next_delta_add(plan.next_delta, state, decision)
+    return decision.planned
+
+
+def _next_delta_add(delta: dict[str, Any], state: EmployeeState, decision: Decision) -> None:
+    """Count what the next delta pVault export would send, with the model's own rule."""
+    planned = decision.planned
+    if planned is None and state.revision_id is None:
+        return
+    exported_car, exported_receipt = state.exported_car_cents, state.exported_receipt_cents
+    after = EmployeeRevision(
+        status=planned.status if planned else state.old_status,
+        car_amount=planned.car_amount if planned else cents_to_amount(state.old_car_cents or 0),
+        receipt_amount=(
+            planned.receipt_amount if planned else cents_to_amount(state.old_receipt_cents or 0)
+        ),
+        exported_car_amount=None if exported_car is None else cents_to_amount(exported_car),
+        exported_receipt_amount=(
+            None if exported_receipt is None else cents_to_amount(exported_receipt)
+        ),
     )
+    if after.change not in ("new", "changed"):
+        return
+    delta[after.change] += 1
+    delta["total_amount"] = str(Decimal(delta["total_amount"]) + after.car_amount)
+    if len(delta["employee_ids"]) < NEXT_DELTA_IDS_KEPT:
+        delta["employee_ids"].append(state.employee_id)
 
 
-def revision_plan_apply(plan: RevisionPlan, *, actor: Any, change_reason: str) -> None:
-    """Write the plan with one history row per touched revision. Call inside a transaction."""
-    if plan.to_create:
-        bulk_create_with_history(
-            plan.to_create,
-            EmployeeRevision,
-            batch_size=WRITE_BATCH_SIZE,
-            default_user=actor,
-            default_change_reason=change_reason,
-        )
-    if plan.to_update:
-        bulk_update_with_history(
-            plan.to_update,
-            EmployeeRevision,
-            REVISION_RESULT_FIELDS,
-            batch_size=WRITE_BATCH_SIZE,
-            default_user=actor,
-            default_change_reason=change_reason,
-        )
+def _states_read(connection: BaseDatabaseWrapper, first: int, last: int) -> list[EmployeeState]:
+    totals = _q(connection, EMPLOYEE_TOTALS.name)
+    revision = _q(connection, EmployeeRevision._meta.db_table)
 
+    def cents(column: str) -> str:
+        return f"CAST(ROUND(r.{column} * 100) AS bigint)"
 
-def next_delta_export(plan: RevisionPlan) -> dict[str, Any]:
-    """What the next delta pVault export would send once this plan is applied."""
-    going = [rev for rev in plan.after if rev.change in ("new", "changed")]
-    return {
-        "new": sum(1 for rev in going if rev.change == "new"),
-        "changed": sum(1 for rev in going if rev.change == "changed"),
-        "total_amount": str(sum((rev.car_amount for rev in going), ZERO)),
-        "employee_ids": [rev.employee_id for rev in going][:1000],
-    }
+    sql = (
+        "SELECT t.employee_id, t.card_cents, t.card_name, t.card_lines, t.receipt_cents, "  # noqa: S608
+        "t.receipt_name, t.receipt_lines, r.id, r.employee_name, "
+        f"{cents('car_amount')}, {cents('receipt_amount')}, r.status, r.has_card_lines, "
+        f"r.resolution_note, {cents('exported_car_amount')}, {cents('exported_receipt_amount')} "
+        f"FROM {totals} t LEFT JOIN {revision} r ON r.id = t.revision_id "
+        "WHERE t.seq BETWEEN %s AND %s ORDER BY t.seq"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [first, last])
+        return [EmployeeState(*row) for row in cursor.fetchall()]

@@ -51,6 +51,11 @@ class RecalcJob(models.Model):
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     task_id = models.CharField(max_length=64, blank=True)
+    # When the job was last handed to the broker: the watchdog hands a job that stayed queued
+    # far longer again, since a broker without receipts (Redis) loses what a dead worker held.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    # host:pid of the worker process running the current attempt, for operators chasing a job.
+    claimed_by = models.CharField(max_length=100, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -1,53 +1,66 @@
-"""Recalculation jobs: enqueue, run stage by stage, cancel, resume, apply or discard a preview.
+"""Recalculation jobs: enqueue, run (recalc.runner has the stages), cancel, resume, apply or
+discard a preview, and recover jobs whose worker died.
 
-Progress is written outside the apply transaction so other connections see it while the
-job runs; the apply itself is one transaction, so a cancelled or crashed job changes
-nothing."""
+A job is handed to django-q2 when the transaction that created it commits. Whatever the
+broker does (the ORM broker re-delivers a task after `retry` seconds, Redis loses the task a
+dead worker held), a job runs at most once at a time: `_claim` takes it with one conditional
+UPDATE, and every later write of the attempt is fenced by its attempt number."""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+import os
+import socket
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import DateTimeField, F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.models import ActivityEvent, Notification
 from audit.services import activity_event_record, notification_send
-from recalc.engine import (
-    RevisionPlan,
-    next_delta_export,
-    revision_plan,
-    revision_plan_apply,
-    session_results_compute,
+from recalc.models import RecalcJob
+from recalc.progress import (
+    APPLY_STAGE,
+    STAGES,
+    JobCancelled,
+    JobLost,
+    JobMonitor,
 )
-from recalc.models import ACTIVE_JOB_STATUSES, RecalcJob
+from recalc.runner import StagesOutcome, stages_run
+from recalc.tables import scratch_tables_drop
 from sessions_app.errors import InvalidState, JobActive, SessionClosed
-from sessions_app.models import CardTransaction, ProcessingSession, ReceiptVersion
+from sessions_app.models import ProcessingSession, ReceiptVersion
 from sessions_app.selectors import active_job_for
 
 logger = logging.getLogger(__name__)
 
-STAGES = {
-    1: "parse & validate",
-    2: "store lines",
-    3: "aggregate per employee",
-    4: "compare & classify",
-    5: "apply",
-    6: "finish",
-}
-APPLY_STAGE = 5
-TRANSIENT_RETRIES = 3
-DIFF_ROWS_KEPT = 5000
-T = TypeVar("T")
+# A job the watchdog found without a worker is resumed automatically this many times in all;
+# past that it stays failed for a person to look at (a job that kills its worker every time
+# must not loop forever).
+AUTO_RESUME_ATTEMPTS = 3
+WORKER_LOST = "worker_lost"
+RECENT_FAILURES = timedelta(days=1)
 
-
-class JobCancelled(Exception):
-    """Raised between stages when someone asked the job to stop."""
+__all__ = [
+    "APPLY_STAGE",
+    "STAGES",
+    "JobCancelled",
+    "recalc_job_apply",
+    "recalc_job_cancel",
+    "recalc_job_discard",
+    "recalc_job_dispatch",
+    "recalc_job_enqueue",
+    "recalc_job_resume",
+    "recalc_job_run",
+    "recalc_jobs_fail_stale",
+    "recalc_jobs_recover",
+    "session_recalculate",
+]
 
 
 # --- Enqueue ------------------------------------------------------------------------------------
@@ -72,11 +85,21 @@ def recalc_job_enqueue(
                 kind=kind,
                 receipt_version=receipt_version,
                 preview=preview,
-                created_by=actor if actor is not None and actor.is_authenticated else None,
+                created_by=_user(actor),
                 message="Waiting for a worker",
             )
     except IntegrityError:
         raise _job_active_error(session) from None
+    _session_status_for_job(session, kind)
+    transaction.on_commit(lambda: recalc_job_dispatch(job_id=job.pk))
+    return job
+
+
+def _user(actor: Any) -> Any:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def _session_status_for_job(session: ProcessingSession, kind: str) -> None:
     moving_to = (
         ProcessingSession.Status.PROCESSING
         if kind == RecalcJob.Kind.INITIAL
@@ -84,8 +107,6 @@ def recalc_job_enqueue(
     )
     ProcessingSession.objects.filter(pk=session.pk).update(status=moving_to)
     session.status = moving_to
-    transaction.on_commit(lambda: recalc_job_dispatch(job_id=job.pk))
-    return job
 
 
 def _job_active_error(session: ProcessingSession) -> JobActive:
@@ -99,9 +120,11 @@ def _job_active_error(session: ProcessingSession) -> JobActive:
 
 
 def recalc_job_dispatch(*, job_id: int) -> None:
-    """Hand the job to django-q2 (run inline when Q_CLUSTER['sync'] is on, as in tests)."""
+    """Hand the job to django-q2 (run inline when Q_CLUSTER['sync'] is on, as in tests).
+    Handing it twice is harmless: only one delivery can claim it."""
     from django_q.tasks import async_task
 
+    RecalcJob.objects.filter(pk=job_id).update(dispatched_at=timezone.now())
     task_id = async_task(
         "recalc.tasks.recalc_job_task", job_id, task_name=f"recalc-job-{job_id}", group="recalc"
     )
@@ -125,242 +148,185 @@ def session_recalculate(*, session: ProcessingSession, actor: Any) -> RecalcJob:
 # --- Running --------------------------------------------------------------------------------------
 
 
-def _progress(
-    job: RecalcJob, *, stage: int, message: str, processed: int = 0, total: int = 0
-) -> None:
-    """Written in its own short transaction, so a second connection sees it at once."""
-    job.stage, job.stage_name, job.message = stage, STAGES[stage], message[:500]
-    job.processed, job.total = processed, total
-    job.progress = round(((stage - 1) + (processed / total if total else 0)) / len(STAGES), 4)
-    job.heartbeat_at = timezone.now()
-    RecalcJob.objects.filter(pk=job.pk).update(
-        stage=job.stage,
-        stage_name=job.stage_name,
-        message=job.message,
-        processed=processed,
-        total=total,
-        progress=job.progress,
-        heartbeat_at=job.heartbeat_at,
-    )
-
-
-def _stage_done(job: RecalcJob, stage: int) -> None:
-    job.completed_stage = stage
-    RecalcJob.objects.filter(pk=job.pk).update(completed_stage=stage, heartbeat_at=timezone.now())
-    if RecalcJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-        raise JobCancelled
-
-
-def _with_retries(operation: Callable[[], T]) -> T:
-    """Transient database errors (a lock timeout, a dropped connection) are retried with
-    backoff; anything else fails the job."""
-    for attempt in range(1, TRANSIENT_RETRIES + 1):
-        try:
-            return operation()
-        except OperationalError:
-            if attempt == TRANSIENT_RETRIES:
-                raise
-            logger.warning("transient database error, retry %s", attempt, exc_info=True)
-            time.sleep(0.5 * 2**attempt)
-    raise AssertionError("unreachable")
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
 def _claim(job_id: int) -> RecalcJob | None:
-    """Take a queued job; only one worker wins, even if a task is delivered twice."""
+    """Take a queued job with one conditional UPDATE: of two deliveries of the same task
+    (or two workers), exactly one wins; the attempt number it gets fences its writes."""
     now = timezone.now()
     claimed = RecalcJob.objects.filter(pk=job_id, status=RecalcJob.Status.QUEUED).update(
-        status=RecalcJob.Status.RUNNING, heartbeat_at=now, started_at=now
+        status=RecalcJob.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        heartbeat_at=now,
+        started_at=Coalesce(F("started_at"), Value(now, output_field=DateTimeField())),
+        claimed_by=_worker_name(),
     )
     if not claimed:
         return None
-    job = RecalcJob.objects.select_related("session", "receipt_version", "created_by").get(
-        pk=job_id
-    )
-    RecalcJob.objects.filter(pk=job_id).update(attempts=job.attempts + 1)
-    return job
+    return RecalcJob.objects.select_related(
+        "session__engagement", "receipt_version", "created_by"
+    ).get(pk=job_id)
 
 
 def recalc_job_run(*, job_id: int) -> RecalcJob | None:
-    """Run a queued job from the stage after its last completed one."""
+    """Run a queued job from the stage after its last completed one. None when the job was
+    not there to take (already taken, cancelled or finished)."""
     job = _claim(job_id)
     if job is None:
         return None
-    if job.completed_stage == 0:
+    monitor = JobMonitor(
+        job_id=job.pk,
+        attempt=job.attempts,
+        # Progress beside the apply transaction needs the job row committed, i.e. a run that
+        # is not itself nested in someone's transaction (tests run jobs inside theirs).
+        side_connection_allowed=connection.vendor == "postgresql"
+        and not connection.in_atomic_block,
+    )
+    if job.attempts == 1:
         activity_event_record(
             verb=ActivityEvent.Verb.JOB_STARTED,
             message=f"Job {job.pk} started: {job.get_kind_display().lower()}",
             actor=job.created_by,
             session=job.session,
-            details={"job": job.pk, "kind": job.kind},
+            details={"job": job.pk, "kind": job.kind, "worker": job.claimed_by},
         )
     try:
-        _run_stages(job)
+        _job_conclude(job, monitor, stages_run(job, monitor))
     except JobCancelled:
-        _job_end(job, status=RecalcJob.Status.CANCELLED, message="Cancelled; nothing was changed.")
+        _job_end(
+            job,
+            status=RecalcJob.Status.CANCELLED,
+            message="Cancelled; nothing was changed.",
+            attempt=monitor.attempt,
+        )
+    except JobLost:
+        logger.warning("job %s: attempt %s lost the job; stopping", job.pk, monitor.attempt)
     except Exception as exc:
         logger.exception("recalc job %s failed", job.pk)
         _job_end(
             job,
             status=RecalcJob.Status.FAILED,
             message=f"Failed: {exc}"[:500],
-            errors=[{"stage": job.stage_name, "error": str(exc)[:1000]}],
+            errors=[{"stage": STAGES.get(monitor.stage, ""), "error": str(exc)[:1000]}],
+            attempt=monitor.attempt,
         )
+    finally:
+        _scratch_tables_release()
     job.refresh_from_db()
     return job
 
 
-def _run_stages(job: RecalcJob) -> None:
-    session = job.session
-    if job.completed_stage < 2:
-        _stage_validate(job)
-    if job.completed_stage < 4:
-        results = _stage_compute(job)
-        plan = _with_retries(
-            lambda: revision_plan(session, results, processed_version=_processed(job))
+def _scratch_tables_release() -> None:
+    # Worker connections are reused across tasks (CONN_MAX_AGE): nothing may stay behind.
+    if connection.connection is None or connection.needs_rollback:
+        return
+    try:
+        scratch_tables_drop(connection)
+    except Exception:  # a broken connection takes its temporary tables with it
+        logger.debug("scratch tables not dropped", exc_info=True)
+
+
+def _job_conclude(job: RecalcJob, monitor: JobMonitor, outcome: StagesOutcome) -> None:
+    plan = outcome.plan
+    if outcome.awaiting_confirmation:
+        assert plan is not None
+        job.diff = {**plan.summary(), "next_delta_export": plan.next_delta}
+        monitor.begin(4, "Preview ready: apply or discard", total=plan.employees)
+        RecalcJob.objects.filter(pk=job.pk, attempts=monitor.attempt).update(
+            status=RecalcJob.Status.AWAITING_CONFIRMATION, diff=job.diff, progress=4 / 6
         )
-        _stage_compare(job, plan)
-        if job.preview:
-            _await_confirmation(job, plan)
-            return
-    if job.completed_stage < APPLY_STAGE:
-        _stage_apply(job)
-    _stage_finish(job)
-
-
-def _processed(job: RecalcJob) -> int | None:
-    if job.receipt_version is not None:
-        return job.receipt_version.version
-    return (
-        ReceiptVersion.objects.filter(session=job.session, state=ReceiptVersion.State.APPLIED)
-        .order_by("-version")
-        .values_list("version", flat=True)
-        .first()
-    )
-
-
-def _stage_validate(job: RecalcJob) -> None:
-    # Files are parsed and validated at upload (a bad file never gets this far); here the
-    # stored lines are counted against what the upload said.
-    card_lines = CardTransaction.objects.filter(session=job.session).count()
-    _progress(job, stage=1, message=f"{card_lines} card lines validated at upload")
-    _stage_done(job, 1)
-    receipt_lines = job.receipt_version.lines.count() if job.receipt_version else 0
-    _progress(
-        job,
-        stage=2,
-        message=f"{card_lines} card lines and {receipt_lines} receipt lines stored",
-        processed=card_lines + receipt_lines,
-        total=card_lines + receipt_lines,
-    )
-    _stage_done(job, 2)
-
-
-def _stage_compute(job: RecalcJob) -> list[Any]:
-    _progress(job, stage=3, message="Adding up card and receipt lines per employee")
-    results = _with_retries(
-        lambda: session_results_compute(job.session, receipt_version=job.receipt_version)
-    )
-    _progress(
-        job,
-        stage=3,
-        message=f"{len(results)} employees",
-        processed=len(results),
-        total=len(results),
-    )
-    _stage_done(job, 3)
-    return results
-
-
-def _stage_compare(job: RecalcJob, plan: RevisionPlan) -> None:
-    counts = plan.counts()
-    job.diff = {"counts": counts, "employees": plan.diff[:DIFF_ROWS_KEPT]}
-    RecalcJob.objects.filter(pk=job.pk).update(diff=job.diff)
-    _progress(
-        job,
-        stage=4,
-        message="{new} new, {changed} changed, {removed} removed, {unchanged} unchanged".format(
-            **counts
-        ),
-    )
-    _stage_done(job, 4)
-
-
-def _await_confirmation(job: RecalcJob, plan: RevisionPlan) -> None:
-    job.diff["next_delta_export"] = next_delta_export(plan)
-    RecalcJob.objects.filter(pk=job.pk).update(
-        status=RecalcJob.Status.AWAITING_CONFIRMATION,
-        diff=job.diff,
-        message="Preview ready: apply or discard",
-    )
-
-
-def _change_reason(job: RecalcJob) -> str:
-    if job.receipt_version is not None:
-        if job.kind == RecalcJob.Kind.ROLLBACK:
-            return f"receipts v{job.receipt_version.version} applied ({job.receipt_version.note})"[
-                :100
-            ]
-        return f"receipts v{job.receipt_version.version} applied"
-    return f"{job.get_kind_display().lower()} (job {job.pk})"
-
-
-def _stage_apply(job: RecalcJob) -> None:
-    _progress(job, stage=APPLY_STAGE, message="Writing the results")
-
-    def apply() -> None:
-        with transaction.atomic():
-            session = ProcessingSession.objects.select_for_update().get(pk=job.session_id)
-            if RecalcJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-                raise JobCancelled
-            results = session_results_compute(session, receipt_version=job.receipt_version)
-            plan = revision_plan(session, results, processed_version=_processed(job))
-            revision_plan_apply(plan, actor=job.created_by, change_reason=_change_reason(job))
-            if job.receipt_version is not None:
-                ReceiptVersion.objects.filter(pk=job.receipt_version_id).update(
-                    state=ReceiptVersion.State.APPLIED
-                )
-            if session.status != ProcessingSession.Status.CLOSED:
-                ProcessingSession.objects.filter(pk=session.pk).update(
-                    status=ProcessingSession.Status.COMPLETED
-                )
-            RecalcJob.objects.filter(pk=job.pk).update(completed_stage=APPLY_STAGE)
-
-    _with_retries(apply)
-    job.completed_stage = APPLY_STAGE
-
-
-def _stage_finish(job: RecalcJob) -> None:
-    counts = job.diff.get("counts", {}) if isinstance(job.diff, dict) else {}
-    summary = ", ".join(f"{value} {name}" for name, value in counts.items())
+        return
+    summary = job.diff if isinstance(job.diff, dict) else {}
+    counts = summary.get("counts", {})
+    message = "Done: " + ", ".join(f"{value} {name}" for name, value in counts.items())
+    errors = []
+    if plan is not None and plan.problem_count:
+        message += f"; {plan.problem_count} employee(s) could not be recalculated (see errors)"
+        errors = [{"stage": STAGES[4], **problem} for problem in plan.problems]
+        if plan.problem_count > len(plan.problems):
+            errors.append({"stage": STAGES[4], "error": f"{plan.problem_count} in all"})
     _job_end(
-        job, status=RecalcJob.Status.COMPLETED, message=f"Done: {summary}" if summary else "Done"
+        job,
+        status=RecalcJob.Status.COMPLETED,
+        message=message if counts else "Done",
+        errors=errors,
+        attempt=monitor.attempt,
     )
 
 
-def _job_end(job: RecalcJob, *, status: str, message: str, errors: list[Any] | None = None) -> None:
+# --- Endings --------------------------------------------------------------------------------------
+
+
+def _job_end(
+    job: RecalcJob,
+    *,
+    status: str,
+    message: str,
+    errors: list[Any] | None = None,
+    attempt: int | None = None,
+    only_if: Q | None = None,
+    notify: bool = True,
+) -> bool:
+    """Move a job to a final status, with its event and notification. `attempt` (a runner)
+    or `only_if` (the watchdog) make it conditional; False when the condition failed."""
     now = timezone.now()
     with transaction.atomic():
-        fields: dict[str, Any] = {"status": status, "message": message, "finished_at": now}
+        _session_lock(job.session_id)
+        jobs = RecalcJob.objects.filter(pk=job.pk)
+        if attempt is not None:
+            jobs = jobs.filter(status=RecalcJob.Status.RUNNING, attempts=attempt)
+        if only_if is not None:
+            jobs = jobs.filter(only_if)
+        held = list(jobs.select_for_update().values_list("errors", flat=True))
+        if not held:
+            return False
+        fields: dict[str, Any] = {
+            "status": status,
+            "message": message[:500],
+            "finished_at": now,
+            "heartbeat_at": now,
+        }
         if status == RecalcJob.Status.COMPLETED:
             fields.update(stage=6, stage_name=STAGES[6], progress=1.0, completed_stage=6)
         if errors:
-            fields["errors"] = list(job.errors or []) + errors
-        RecalcJob.objects.filter(pk=job.pk).update(**fields)
+            fields["errors"] = list(held[0] or []) + errors
+        jobs.update(**fields)
         if status != RecalcJob.Status.COMPLETED:
             _session_after_unapplied_job(job, status)
-        verb = {
-            RecalcJob.Status.COMPLETED: ActivityEvent.Verb.JOB_FINISHED,
-            RecalcJob.Status.FAILED: ActivityEvent.Verb.JOB_FAILED,
-            RecalcJob.Status.CANCELLED: ActivityEvent.Verb.JOB_CANCELLED,
-        }[status]
-        activity_event_record(
-            verb=verb,
-            message=f"Job {job.pk} {status}: {message}",
-            actor=job.created_by,
-            session=job.session,
-            details={"job": job.pk, "kind": job.kind, "errors": errors or []},
-        )
-        _notify(job, status, message)
+        _job_end_event(job, status, message, errors or [])
+        if notify:
+            _notify(job, status, message, has_errors=bool(errors))
+    return True
+
+
+def _session_lock(session_id: int) -> None:
+    """Session row first, then the job row: the order the apply transaction takes them, so
+    the watchdog or an operator never deadlocks with an apply in progress."""
+    list(ProcessingSession.objects.select_for_update().filter(pk=session_id).values_list("pk"))
+
+
+def _job_locked(job: RecalcJob) -> RecalcJob:
+    _session_lock(job.session_id)
+    return (
+        RecalcJob.objects.select_for_update(of=("self",)).select_related("session").get(pk=job.pk)
+    )
+
+
+def _job_end_event(job: RecalcJob, status: str, message: str, errors: list[Any]) -> None:
+    verb = {
+        RecalcJob.Status.COMPLETED: ActivityEvent.Verb.JOB_FINISHED,
+        RecalcJob.Status.FAILED: ActivityEvent.Verb.JOB_FAILED,
+        RecalcJob.Status.CANCELLED: ActivityEvent.Verb.JOB_CANCELLED,
+    }[status]
+    activity_event_record(
+        verb=verb,
+        message=f"Job {job.pk} {status}: {message}",
+        actor=job.created_by,
+        session=job.session,
+        details={"job": job.pk, "kind": job.kind, "errors": errors[:20]},
+    )
 
 
 def _session_after_unapplied_job(job: RecalcJob, status: str) -> None:
@@ -379,13 +345,15 @@ def _session_after_unapplied_job(job: RecalcJob, status: str) -> None:
     ProcessingSession.objects.filter(pk=session.pk).update(status=new_status)
 
 
-def _notify(job: RecalcJob, status: str, message: str) -> None:
+def _notify(job: RecalcJob, status: str, message: str, *, has_errors: bool = False) -> None:
     if job.created_by is None:
         return
     level = {
         RecalcJob.Status.COMPLETED: Notification.Level.SUCCESS,
         RecalcJob.Status.FAILED: Notification.Level.ERROR,
     }.get(status, Notification.Level.INFO)
+    if has_errors:
+        level = Notification.Level.ERROR
     text = f"Session '{job.session.name}': recalculation {status}. {message}"
     notification_send(
         user=job.created_by, message=text, link=f"/sessions/{job.session_id}/", level=level
@@ -400,27 +368,32 @@ def _notify(job: RecalcJob, status: str, message: str) -> None:
 
 
 def recalc_job_cancel(*, job: RecalcJob, actor: Any) -> RecalcJob:
-    """A queued job stops at once; a running one at its next stage boundary; a preview
-    waiting for confirmation is discarded."""
+    """A queued job stops at once; a running one at its next chunk (its apply rolls back);
+    a preview waiting for confirmation is discarded."""
     if job.status == RecalcJob.Status.AWAITING_CONFIRMATION:
         return recalc_job_discard(job=job, actor=actor)
-    with transaction.atomic():
-        job = RecalcJob.objects.select_for_update().get(pk=job.pk)
-        if job.status not in ACTIVE_JOB_STATUSES:
-            raise InvalidState(f"Job {job.pk} is {job.status}; there is nothing to cancel.")
-        if job.status == RecalcJob.Status.QUEUED:
-            _job_end(job, status=RecalcJob.Status.CANCELLED, message=f"Cancelled by {_who(actor)}.")
-        else:
-            RecalcJob.objects.filter(pk=job.pk).update(
-                cancel_requested=True, message=f"Cancel requested by {_who(actor)}"
-            )
+    # A running job is only flagged: no lock that an apply in progress holds is waited for.
+    flagged = RecalcJob.objects.filter(pk=job.pk, status=RecalcJob.Status.RUNNING).update(
+        cancel_requested=True, message=f"Cancel requested by {_who(actor)}"
+    )
+    if not flagged:
+        with transaction.atomic():
+            job = _job_locked(job)
+            if job.status == RecalcJob.Status.QUEUED:
+                _job_end(
+                    job, status=RecalcJob.Status.CANCELLED, message=f"Cancelled by {_who(actor)}."
+                )
+            elif job.status == RecalcJob.Status.RUNNING:
+                RecalcJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+            else:
+                raise InvalidState(f"Job {job.pk} is {job.status}; there is nothing to cancel.")
     job.refresh_from_db()
     return job
 
 
 def recalc_job_discard(*, job: RecalcJob, actor: Any) -> RecalcJob:
     with transaction.atomic():
-        job = RecalcJob.objects.select_for_update().get(pk=job.pk)
+        job = _job_locked(job)
         if job.status != RecalcJob.Status.AWAITING_CONFIRMATION:
             raise InvalidState(
                 f"Job {job.pk} is {job.status}, not a preview awaiting confirmation."
@@ -447,9 +420,10 @@ def recalc_job_discard(*, job: RecalcJob, actor: Any) -> RecalcJob:
 
 
 def recalc_job_apply(*, job: RecalcJob, actor: Any) -> RecalcJob:
-    """Confirm a preview: the job goes back to the queue and resumes at the apply stage."""
+    """Confirm a preview: the job goes back to the queue and resumes at the apply stage,
+    which compares again inside its transaction (the session may have moved since)."""
     with transaction.atomic():
-        job = RecalcJob.objects.select_for_update().get(pk=job.pk)
+        job = _job_locked(job)
         if job.status != RecalcJob.Status.AWAITING_CONFIRMATION:
             raise InvalidState(
                 f"Job {job.pk} is {job.status}, not a preview awaiting confirmation."
@@ -458,21 +432,29 @@ def recalc_job_apply(*, job: RecalcJob, actor: Any) -> RecalcJob:
             status=RecalcJob.Status.QUEUED,
             preview=False,
             stage=APPLY_STAGE,
+            stage_name=STAGES[APPLY_STAGE],
             completed_stage=4,
             message=f"Applying, confirmed by {_who(actor)}",
+        )
+        activity_event_record(
+            verb=ActivityEvent.Verb.JOB_RESUMED,
+            message=f"Preview job {job.pk} confirmed by {_who(actor)}; applying",
+            actor=actor,
+            session=job.session,
+            details={"job": job.pk, "confirmed": True},
         )
         transaction.on_commit(lambda: recalc_job_dispatch(job_id=job.pk))
     job.refresh_from_db()
     return job
 
 
-def recalc_job_resume(*, job: RecalcJob, actor: Any) -> RecalcJob:
+def recalc_job_resume(*, job: RecalcJob, actor: Any, actor_label: str = "") -> RecalcJob:
     """Requeue a failed job; it resumes after its last completed stage."""
     with transaction.atomic():
-        job = RecalcJob.objects.select_for_update().get(pk=job.pk)
+        job = _job_locked(job)
         if job.status != RecalcJob.Status.FAILED:
             raise InvalidState(f"Job {job.pk} is {job.status}; only a failed job can be resumed.")
-        session = ProcessingSession.objects.select_for_update().get(pk=job.session_id)
+        session = job.session
         if session.is_closed:
             raise SessionClosed(f"Session '{session.name}' is closed.")
         try:
@@ -481,53 +463,105 @@ def recalc_job_resume(*, job: RecalcJob, actor: Any) -> RecalcJob:
                     status=RecalcJob.Status.QUEUED,
                     cancel_requested=False,
                     finished_at=None,
-                    message=f"Resumed by {_who(actor)}",
+                    message=f"Resumed by {actor_label or _who(actor)}",
                 )
         except IntegrityError:
             raise _job_active_error(session) from None
-        moving_to = (
-            ProcessingSession.Status.PROCESSING
-            if job.kind == RecalcJob.Kind.INITIAL
-            else ProcessingSession.Status.REPROCESSING
-        )
-        ProcessingSession.objects.filter(pk=session.pk).update(status=moving_to)
+        _session_status_for_job(session, job.kind)
         activity_event_record(
             verb=ActivityEvent.Verb.JOB_RESUMED,
             message=f"Job {job.pk} resumed after stage {job.completed_stage}",
             actor=actor,
             session=session,
             details={"job": job.pk, "completed_stage": job.completed_stage},
+            actor_label=actor_label,
         )
         transaction.on_commit(lambda: recalc_job_dispatch(job_id=job.pk))
     job.refresh_from_db()
     return job
 
 
+# --- The watchdog ---------------------------------------------------------------------------------
+
+
+def _stale_limit(older_than: timedelta | None) -> timedelta:
+    return older_than or timedelta(seconds=settings.JOB_STALE_SECONDS)
+
+
 def recalc_jobs_fail_stale(*, older_than: timedelta | None = None) -> list[int]:
     """Mark running jobs whose worker stopped sending heartbeats as failed ('worker lost'),
-    so they can be resumed."""
-    limit = older_than or timedelta(seconds=settings.JOB_STALE_SECONDS)
-    cutoff = timezone.now() - limit
-    stale = list(
-        RecalcJob.objects.filter(
-            status=RecalcJob.Status.RUNNING, heartbeat_at__lt=cutoff
-        ).select_related("session", "created_by")
-    )
+    so they can be resumed. The update is conditional: a job whose heartbeat moved in the
+    meantime, or that another watchdog got first, is left alone."""
+    cutoff = timezone.now() - _stale_limit(older_than)
+    stale = RecalcJob.objects.filter(
+        status=RecalcJob.Status.RUNNING, heartbeat_at__lt=cutoff
+    ).select_related("session__engagement", "created_by")
     failed = []
     for job in stale:
-        with transaction.atomic():
-            taken = RecalcJob.objects.filter(
-                pk=job.pk, status=RecalcJob.Status.RUNNING, heartbeat_at__lt=cutoff
-            ).exists()
-            if taken:
-                _job_end(
-                    job,
-                    status=RecalcJob.Status.FAILED,
-                    message="Worker lost: no heartbeat; resume the job to continue.",
-                    errors=[{"stage": job.stage_name, "error": "worker lost"}],
-                )
-                failed.append(job.pk)
+        lost = _job_end(
+            job,
+            status=RecalcJob.Status.FAILED,
+            message="Worker lost: no heartbeat; the job can be resumed.",
+            errors=[{"stage": job.stage_name, "error": "worker lost", "code": WORKER_LOST}],
+            only_if=Q(status=RecalcJob.Status.RUNNING, heartbeat_at__lt=cutoff),
+            # Only a job that will not be resumed automatically has really ended.
+            notify=job.attempts >= AUTO_RESUME_ATTEMPTS,
+        )
+        if lost:
+            logger.warning("job %s: worker %s lost", job.pk, job.claimed_by)
+            failed.append(job.pk)
     return failed
+
+
+@dataclass
+class Recovery:
+    failed: list[int] = field(default_factory=list)
+    resumed: list[int] = field(default_factory=list)
+    redispatched: list[int] = field(default_factory=list)
+
+
+def recalc_jobs_recover(*, older_than: timedelta | None = None) -> Recovery:
+    """What the watchdog does every minute: fail running jobs without a heartbeat, resume
+    the ones that lost their worker, and hand again to the broker the jobs that stayed queued
+    too long (a Redis broker loses what a dead worker had prefetched). Safe to run on several
+    machines at once: every step is conditional or claims with a row lock."""
+    limit = _stale_limit(older_than)
+    recovery = Recovery(failed=recalc_jobs_fail_stale(older_than=limit))
+    recovery.resumed = _resume_lost_jobs()
+    recovery.redispatched = _redispatch_forgotten(timezone.now() - limit)
+    return recovery
+
+
+def _resume_lost_jobs() -> list[int]:
+    candidates = RecalcJob.objects.filter(
+        status=RecalcJob.Status.FAILED,
+        attempts__lt=AUTO_RESUME_ATTEMPTS,
+        finished_at__gte=timezone.now() - RECENT_FAILURES,
+    )
+    resumed = []
+    for job in candidates:
+        last_error = job.errors[-1] if job.errors else {}
+        if not isinstance(last_error, dict) or last_error.get("code") != WORKER_LOST:
+            continue
+        if RecalcJob.objects.filter(session_id=job.session_id, created_at__gt=job.created_at):
+            continue  # the session moved on with a newer job
+        try:
+            recalc_job_resume(job=job, actor=None, actor_label="watchdog")
+        except (InvalidState, JobActive, SessionClosed) as error:
+            logger.info("job %s not resumed: %s", job.pk, error.message)
+            continue
+        resumed.append(job.pk)
+    return resumed
+
+
+def _redispatch_forgotten(cutoff: Any) -> list[int]:
+    forgotten = RecalcJob.objects.filter(status=RecalcJob.Status.QUEUED).filter(
+        Q(dispatched_at__lt=cutoff) | Q(dispatched_at__isnull=True, created_at__lt=cutoff)
+    )
+    job_ids = list(forgotten.values_list("pk", flat=True))
+    for job_id in job_ids:
+        recalc_job_dispatch(job_id=job_id)
+    return job_ids
 
 
 def _who(actor: Any) -> str:

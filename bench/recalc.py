@@ -1,0 +1,375 @@
+"""Benchmark of the recalculation engine (issue 3). Not a test.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cb_bench .venv/bin/python bench/recalc.py
+    .venv/bin/python bench/recalc.py --employees 10000 100000 --changed 0.3
+
+For each N it generates a card statement of N employees × 5 lines and a receipts report of
+~5 lines each, then, the way the app does it:
+
+1. initial processing: `session_create` (parse, store lines, queue the job) in one process
+   — the web process — and the job (`recalc_job_run`) in another — the worker;
+2. reprocessing: `receipt_version_upload` of a new receipts version in which 30 % of the
+   employees changed, then its job;
+3. the same rows written by a raw PostgreSQL COPY (into copies of the real tables, indexes
+   included, rolled back), for scale.
+
+Every phase runs in a child process, so "peak RSS" is that process's own high-water mark.
+The data is written to DATABASE_URL's database and removed afterwards (--keep keeps it):
+use a scratch database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CARD_LINES_PER_EMPLOYEE = 5
+
+
+# --- Data ---------------------------------------------------------------------------------------
+
+
+def _cents(rnd: random.Random) -> int:
+    return rnd.randint(100, 99_999)
+
+
+def _money(cents: int) -> str:
+    return f"{Decimal(cents).scaleb(-2):.2f}"
+
+
+def generate_files(folder: Path, employees: int, changed: float, seed: int = 3) -> dict[str, int]:
+    """card.csv, receipts_v1.csv, receipts_v2.csv; v2 changes `changed` of the employees."""
+    rnd = random.Random(seed)
+    card = ["Employee ID,Cardholder Name,Transaction Date,Merchant,Amount"]
+    receipts_v1 = ["Employee Number,Employee Name,Receipt Date,Receipt ID,Amount"]
+    receipts_v2 = list(receipts_v1)
+    changed_ids = set(rnd.sample(range(employees), int(employees * changed)))
+    counts: dict[str, int] = defaultdict(int)
+    for number in range(employees):
+        employee = f"E{number:07d}"
+        name = f"Employee {number}"
+        charges = [_cents(rnd) for _ in range(CARD_LINES_PER_EMPLOYEE)]
+        for day, cents in enumerate(charges, start=1):
+            card.append(f"{employee},{name},2026-10-{day:02d},MERCHANT {day},{_money(cents)}")
+        # ~5 receipts: most employees hand in every receipt, a fifth miss one.
+        kept = charges if rnd.random() < 0.8 else charges[:-1]
+        for index, cents in enumerate(kept):
+            line = f"{employee},{name},2026-10-{index + 1:02d},R{number}-{index},{_money(cents)}"
+            receipts_v1.append(line)
+            if number in changed_ids and index == 0:
+                line = f"{employee},{name},2026-10-01,R{number}-0,{_money(cents + 1)}"
+            receipts_v2.append(line)
+        if number in changed_ids:
+            counts["changed"] += 1
+    for name, rows in (("card", card), ("receipts_v1", receipts_v1), ("receipts_v2", receipts_v2)):
+        (folder / f"{name}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        counts[name] = len(rows) - 1
+    return dict(counts)
+
+
+# --- Child phases (each in its own process) ---------------------------------------------------------
+
+
+def _django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "1")
+    os.environ["Q_SYNC"] = "0"
+    import django
+
+    django.setup()
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Timers:
+    """Adds up the time spent in wrapped callables (parse, line inserts)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def wrap(self, owner: Any, attribute: str, label: str) -> None:
+        original = getattr(owner, attribute)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - start
+
+        setattr(owner, attribute, timed)
+
+
+def _upload_timers() -> Timers:
+    from django.db.models.query import QuerySet
+
+    import recalc.services
+    import sessions_app.services
+
+    timers = Timers()
+    timers.wrap(sessions_app.services, "parse_statement", "parse")
+    timers.wrap(QuerySet, "bulk_create", "store lines")
+    # The benchmark runs the job itself, in the "worker" child: no broker hand-off.
+    recalc.services.recalc_job_dispatch = lambda *, job_id: None  # type: ignore[assignment]
+    return timers
+
+
+def child_upload(folder: Path, employees: int) -> dict[str, Any]:
+    import datetime
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sessions_app.models import Engagement, Membership
+    from sessions_app.services import membership_grant, session_create
+    from tests.factories import UserFactory
+
+    timers = _upload_timers()
+    engagement = Engagement.objects.create(name=f"Bench {employees}", slug=f"bench-{time.time_ns()}")
+    user = UserFactory(username=f"bench-{time.time_ns()}")
+    membership_grant(engagement=engagement, user=user, role=Membership.Role.OPERATOR)
+    start = time.perf_counter()
+    session = session_create(
+        engagement=engagement,
+        name=f"Bench {employees}",
+        period_start=datetime.date(2026, 10, 1),
+        period_end=datetime.date(2026, 10, 31),
+        tolerance=Decimal("1.00"),
+        card_file=SimpleUploadedFile("card.csv", (folder / "card.csv").read_bytes()),
+        receipts_file=SimpleUploadedFile("v1.csv", (folder / "receipts_v1.csv").read_bytes()),
+        actor=user,
+    )
+    total = time.perf_counter() - start
+    job = session.recalc_jobs.get()
+    return {
+        "session": session.pk,
+        "engagement": engagement.pk,
+        "job": job.pk,
+        "seconds": total,
+        **timers.seconds,
+        "rss_mb": _peak_rss_mb(),
+    }
+
+
+def child_reupload(folder: Path, session_id: int) -> dict[str, Any]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sessions_app.models import ProcessingSession
+    from sessions_app.services import receipt_version_upload
+
+    timers = _upload_timers()
+    session = ProcessingSession.objects.get(pk=session_id)
+    start = time.perf_counter()
+    version = receipt_version_upload(
+        session=session,
+        file=SimpleUploadedFile("v2.csv", (folder / "receipts_v2.csv").read_bytes()),
+        actor=session.created_by,
+    )
+    total = time.perf_counter() - start
+    job = version.recalc_jobs.get()
+    return {"job": job.pk, "seconds": total, **timers.seconds, "rss_mb": _peak_rss_mb()}
+
+
+def child_job(job_id: int) -> dict[str, Any]:
+    from recalc import progress
+    from recalc.models import RecalcJob
+    from recalc.services import recalc_job_run
+
+    marks: list[tuple[int, float]] = []
+    original_begin = progress.JobMonitor.begin
+
+    def begin(self: Any, stage: int, message: str, *, total: int = 0) -> None:
+        if not marks or marks[-1][0] != stage:
+            marks.append((stage, time.perf_counter()))
+        original_begin(self, stage, message, total=total)
+
+    progress.JobMonitor.begin = begin  # type: ignore[method-assign]
+    start = time.perf_counter()
+    job = recalc_job_run(job_id=job_id)
+    end = time.perf_counter()
+    assert job is not None and job.status == RecalcJob.Status.COMPLETED, job and job.message
+    stages: dict[str, float] = defaultdict(float)
+    for (stage, at), (_, until) in zip(marks, [*marks[1:], (0, end)], strict=True):
+        stages[progress.STAGES[stage]] += until - at
+    return {
+        "seconds": end - start,
+        "stages": dict(stages),
+        "diff": job.diff.get("counts"),
+        "rss_mb": _peak_rss_mb(),
+    }
+
+
+def child_copy(session_id: int, phase: str) -> dict[str, Any]:
+    """COPY the rows `phase` wrote into same-shaped tables (indexes included), rolled back."""
+    from django.db import connection, transaction
+
+    from sessions_app.models import CardTransaction, EmployeeRevision, ReceiptLine
+
+    history = EmployeeRevision.history.model  # type: ignore[attr-defined]
+    versions = [1] if phase == "initial" else [2]
+    sources = [
+        (ReceiptLine, ReceiptLine.objects.filter(session_id=session_id, receipt_version__version__in=versions)),
+        (history, history.objects.filter(session_id=session_id, history_change_reason=(
+            "receipts v1 applied" if phase == "initial" else "receipts v2 applied"))),
+    ]
+    if phase == "initial":
+        sources.insert(0, (CardTransaction, CardTransaction.objects.filter(session_id=session_id)))
+        sources.append((EmployeeRevision, EmployeeRevision.objects.filter(session_id=session_id)))
+    else:
+        changed = history.objects.filter(
+            session_id=session_id, history_change_reason="receipts v2 applied"
+        ).values("id")
+        sources.append((EmployeeRevision, EmployeeRevision.objects.filter(pk__in=changed)))
+    rows_by_table = []
+    for model, queryset in sources:
+        columns = [f.column for f in model._meta.concrete_fields]
+        rows_by_table.append((model._meta.db_table, columns, list(queryset.values_list(*[f.attname for f in model._meta.concrete_fields]))))
+    total_rows = sum(len(rows) for _, _, rows in rows_by_table)
+    seconds = 0.0
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            for table, columns, rows in rows_by_table:
+                cursor.execute(f'CREATE TEMP TABLE "bench_{table}" (LIKE "{table}" INCLUDING ALL)')
+                start = time.perf_counter()
+                names = ", ".join(f'"{c}"' for c in columns)
+                with cursor.cursor.copy(f'COPY "bench_{table}" ({names}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                seconds += time.perf_counter() - start
+        transaction.set_rollback(True)
+    return {"rows": total_rows, "seconds": seconds}
+
+
+def child_cleanup(engagement_id: int) -> dict[str, Any]:
+    from django.db import transaction
+
+    from audit.models import ActivityEvent
+    from recalc.models import RecalcJob
+    from sessions_app.models import Engagement, EmployeeRevision, ProcessingSession, ReceiptVersion
+
+    history = EmployeeRevision.history.model  # type: ignore[attr-defined]
+    sessions = ProcessingSession.objects.filter(engagement_id=engagement_id)
+    with transaction.atomic():
+        history.objects.filter(session__in=sessions).delete()
+        EmployeeRevision.objects.filter(session__in=sessions).delete()
+        RecalcJob.objects.filter(session__in=sessions).delete()
+        ActivityEvent.objects.filter(engagement_id=engagement_id).delete()
+        Engagement.objects.filter(pk=engagement_id).update(default_session=None)
+        for session in sessions:
+            session.card_transactions.all().delete()
+            session.receipt_lines.all().delete()
+            ReceiptVersion.objects.filter(session=session).delete()
+        sessions.delete()
+        Engagement.objects.filter(pk=engagement_id).delete()
+    return {"ok": True}
+
+
+def run_child(*arguments: str) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if completed.returncode:
+        sys.stderr.write(completed.stderr)
+        raise SystemExit(f"bench child {arguments} failed")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# --- Report ------------------------------------------------------------------------------------
+
+
+def run_size(employees: int, changed: float, keep: bool) -> list[str]:
+    with tempfile.TemporaryDirectory() as folder_name:
+        folder = Path(folder_name)
+        counts = generate_files(folder, employees, changed)
+        upload = run_child("upload", folder_name, str(employees))
+        initial_job = run_child("job", str(upload["job"]))
+        reupload = run_child("reupload", folder_name, str(upload["session"]))
+        second_job = run_child("job", str(reupload["job"]))
+        copy_initial = run_child("copy", str(upload["session"]), "initial")
+        copy_second = run_child("copy", str(upload["session"]), "reprocess")
+        if not keep:
+            run_child("cleanup", str(upload["engagement"]))
+    return _report(employees, counts, upload, initial_job, reupload, second_job, copy_initial, copy_second)
+
+
+def _report(employees, counts, upload, initial_job, reupload, second_job, copy_initial, copy_second) -> list[str]:
+    lines = [
+        f"\n## N = {employees:,} employees: {counts['card']:,} card lines, "
+        f"{counts['receipts_v1']:,} receipt lines; v2 changes {counts['changed']:,} employees",
+        "",
+        "| phase | step | seconds | peak RSS MB |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    for label, upload_part, job in (("initial", upload, initial_job), ("reprocess", reupload, second_job)):
+        lines.append(f"| {label} | upload: parse files (ingestion) | {upload_part.get('parse', 0):.2f} | |")
+        lines.append(f"| {label} | upload: store lines (bulk_create) | {upload_part.get('store lines', 0):.2f} | |")
+        lines.append(f"| {label} | upload: whole service call | {upload_part['seconds']:.2f} | {upload_part['rss_mb']:.0f} |")
+        for stage, seconds in job["stages"].items():
+            lines.append(f"| {label} | job: {stage} | {seconds:.2f} | |")
+        lines.append(f"| {label} | job: whole run | {job['seconds']:.2f} | {job['rss_mb']:.0f} |")
+        processing = upload_part.get("store lines", 0) + job["seconds"]
+        lines.append(f"| {label} | **store lines + job** | **{processing:.2f}** | |")
+        lines.append(f"| {label} | everything incl. parsing | {upload_part['seconds'] + job['seconds']:.2f} | |")
+    lines += [
+        "",
+        "| phase | rows written | store lines + job s | rows/s | raw COPY s | ratio to COPY |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, upload_part, job, copy in (
+        ("initial", upload, initial_job, copy_initial),
+        ("reprocess", reupload, second_job, copy_second),
+    ):
+        processing = upload_part.get("store lines", 0) + job["seconds"]
+        lines.append(
+            f"| {label} | {copy['rows']:,} | {processing:.2f} | {copy['rows'] / processing:,.0f} "
+            f"| {copy['seconds']:.2f} | {processing / copy['seconds']:.1f}× |"
+        )
+    lines.append(f"\njob diff: initial {initial_job['diff']}, reprocess {second_job['diff']}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--employees", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--changed", type=float, default=0.3)
+    parser.add_argument("--keep", action="store_true", help="keep the generated sessions")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _django()
+        phase, *rest = args.child
+        result = {
+            "upload": lambda: child_upload(Path(rest[0]), int(rest[1])),
+            "reupload": lambda: child_reupload(Path(rest[0]), int(rest[1])),
+            "job": lambda: child_job(int(rest[0])),
+            "copy": lambda: child_copy(int(rest[0]), rest[1]),
+            "cleanup": lambda: child_cleanup(int(rest[0])),
+        }[phase]()
+        print(json.dumps(result, default=str))
+        return 0
+    database = os.environ.get("DATABASE_URL", "sqlite (db.sqlite3)")
+    print(f"# Recalc benchmark on {database.split('@')[-1]}, {os.cpu_count()} cores")
+    for employees in args.employees:
+        print("\n".join(run_size(employees, args.changed, args.keep)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
