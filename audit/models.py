@@ -10,6 +10,7 @@ class ActivityEvent(models.Model):
     class Verb(models.TextChoices):
         ENGAGEMENT_CREATED = "engagement_created", "Engagement created"
         MEMBERSHIP_GRANTED = "membership_granted", "Membership granted"
+        MEMBERSHIP_REVOKED = "membership_revoked", "Membership revoked"
         IMPORT_PROFILE_SAVED = "import_profile_saved", "Import profile saved"
         SESSION_CREATED = "session_created", "Session created"
         SESSION_UPDATED = "session_updated", "Session updated"

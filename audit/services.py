@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 from audit.context import current_origin
 from audit.models import ActivityEvent, Notification
 
@@ -44,3 +46,16 @@ def notification_send(
     *, user: Any, message: str, link: str = "", level: str = "info"
 ) -> Notification:
     return Notification.objects.create(user=user, message=message[:500], link=link, level=level)
+
+
+def notification_mark_read(*, notification: Notification) -> Notification:
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+def notifications_mark_all_read(*, user: Any) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

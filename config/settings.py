@@ -159,6 +159,22 @@ if ARCHIVE_S3_BUCKET:
             "file_overwrite": False,
         },
     }
+# Uploaded statements and export files on S3-compatible storage when a bucket is named.
+MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
+if MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "location": env("MEDIA_S3_PREFIX", default="closebook-media"),
+            "endpoint_url": env("ARCHIVE_S3_ENDPOINT_URL", default=None),
+            "region_name": env("ARCHIVE_S3_REGION", default=None),
+            "access_key": env("ARCHIVE_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env("ARCHIVE_S3_SECRET_ACCESS_KEY", default=None),
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
 UPLOAD_MAX_MB = env("UPLOAD_MAX_MB")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -320,7 +320,7 @@ def counted_export_lines(session: ProcessingSession) -> QuerySet[ExportLine]:
 def session_proof(session: ProcessingSession) -> SessionProof:
     """statement total = exported + pending + exceptions, each from its own stored source:
     card lines, export lines, and the revisions' amounts less their export snapshots."""
-    statement = CardTransaction.objects.filter(session=session).aggregate(t=Sum("amount"))["t"]
+    statement = _statement_total(session)
     exported = counted_export_lines(session).aggregate(t=Sum("adjustment_amount"))["t"]
     not_exported = F("car_amount") - Coalesce(F("exported_car_amount"), Value(ZERO))
     split = EmployeeRevision.objects.filter(session=session).aggregate(
@@ -339,6 +339,17 @@ def session_proof(session: ProcessingSession) -> SessionProof:
         difference=difference,
         offending_employees=[] if difference == 0 else proof_offenders(session),
     )
+
+
+def _statement_total(session: ProcessingSession) -> Decimal | None:
+    """Sum of the card lines; for an archived session, the sum its sealed manifest holds."""
+    if session.archived_at is not None:
+        from sessions_app.archival import archived_statement_total
+
+        archived = archived_statement_total(session)
+        if archived is not None:
+            return archived
+    return CardTransaction.objects.filter(session=session).aggregate(t=Sum("amount"))["t"]
 
 
 def proof_offenders(session: ProcessingSession) -> list[str]:
@@ -364,8 +375,9 @@ def proof_offenders(session: ProcessingSession) -> list[str]:
     revisions = EmployeeRevision.objects.filter(session=session).values_list(
         "employee_id", "car_amount", "exported_car_amount"
     )
+    lines_held = session.archived_at is None  # archived lines cannot be compared one by one
     for employee_id, car_amount, exported_car_amount in revisions.iterator():
-        if _cents(card.get(employee_id)) != _cents(car_amount):
+        if lines_held and _cents(card.get(employee_id)) != _cents(car_amount):
             offenders.add(employee_id)
         if _cents(sent.get(employee_id)) != _cents(exported_car_amount):
             offenders.add(employee_id)

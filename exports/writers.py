@@ -83,6 +83,12 @@ def text_cell(value: Any) -> str:
 
 
 def money_cell(value: Decimal | None) -> str:
+    # Fast path for what PostgreSQL returns (two places already): str() of such a Decimal
+    # is exactly the `.2f` text, at a fraction of the cost, 300k times per 100k-line file.
+    if type(value) is Decimal:
+        text = str(value)
+        if text[-3:-2] == "." and "E" not in text and text not in ("0.00", "-0.00"):
+            return text
     amount = Decimal("0") if value is None else Decimal(value)
     # SQLite can hand back -0.00 from float arithmetic; pVault must never see it.
     return f"{(amount if amount != 0 else Decimal('0')):.2f}"
@@ -107,16 +113,19 @@ def _csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
 
 
 def pvault_rows(batch: BatchHeader, lines: Iterable[Any]) -> Iterable[list[str]]:
+    # The batch's cells are the same on every line: formatted once, not 100k times.
+    code, session = text_cell(batch.batch_code), text_cell(batch.session_name)
+    start, end = date_cell(batch.period_start), date_cell(batch.period_end)
     for line in lines:
         yield [
-            text_cell(batch.batch_code),
+            code,
             text_cell(line.employee_id),
             text_cell(line.employee_name),
             money_cell(line.car_amount),
             money_cell(line.receipt_amount),
-            date_cell(batch.period_start),
-            date_cell(batch.period_end),
-            text_cell(batch.session_name),
+            start,
+            end,
+            session,
             text_cell(line.change_type),
             money_cell(line.previous_exported_amount),
             money_cell(line.adjustment_amount),
@@ -124,9 +133,10 @@ def pvault_rows(batch: BatchHeader, lines: Iterable[Any]) -> Iterable[list[str]]
 
 
 def exceptions_rows(batch: BatchHeader, lines: Iterable[Any]) -> Iterable[list[str]]:
+    code = text_cell(batch.batch_code)
     for line in lines:
         yield [
-            text_cell(batch.batch_code),
+            code,
             text_cell(line.employee_id),
             text_cell(line.employee_name),
             money_cell(line.car_amount),

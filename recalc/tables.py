@@ -46,7 +46,7 @@ class ScratchTable:
         quote = connection.ops.quote_name
         names = ", ".join(quote(name) for name in self.column_names)
         if connection.vendor == "postgresql":
-            _copy_rows(connection, f"COPY {quote(self.name)} ({names}) FROM STDIN", rows)
+            copy_rows(connection, f"COPY {quote(self.name)} ({names}) FROM STDIN", rows)
             return
         placeholders = ", ".join(["%s"] * len(self.columns))
         insert = f"INSERT INTO {quote(self.name)} ({names}) VALUES ({placeholders})"  # noqa: S608
@@ -61,7 +61,7 @@ class ScratchTable:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(self.name)}")
 
 
-def _copy_rows(connection: BaseDatabaseWrapper, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+def copy_rows(connection: BaseDatabaseWrapper, sql: str, rows: Iterable[Sequence[Any]]) -> None:
     # COPY bypasses Django's cursor wrapper, so its errors are translated here: a dropped
     # connection must surface as django.db.OperationalError to be retried like any other.
     with (

@@ -36,6 +36,7 @@ from sessions_app.services import (
     engagement_create,
     import_profile_save,
     membership_grant,
+    membership_revoke,
     session_update,
 )
 
@@ -85,6 +86,13 @@ class MembershipAdmin(admin.ModelAdmin):
             engagement=obj.engagement, user=obj.user, role=obj.role, actor=request.user
         )
         obj.pk, obj.created_at = granted.pk, granted.created_at
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_revoke(engagement=obj.engagement, user=obj.user, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for membership in queryset.select_related("user", "engagement"):
+            self.delete_model(request, membership)
 
 
 @admin.register(ImportProfile)

@@ -90,6 +90,7 @@ class InvalidFile(DomainError):
     def __init__(self, errors: list[RowError], *, file_label: str = "The file") -> None:
         self.errors = errors
         self.error_count = len(errors)
+        self.file_label = file_label
         noun = "error" if self.error_count == 1 else "errors"
         message = f"{file_label} has {self.error_count} {noun}; nothing was stored."
         listed = [e.as_dict() for e in errors[:MAX_LISTED_ROW_ERRORS]]

@@ -330,13 +330,25 @@ class EmployeeRevision(models.Model):
     # The export snapshot: what pVault holds for this employee.
     exported_car_amount = models.DecimalField(**MONEY, null=True, blank=True)
     exported_receipt_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    # No single-column index: nothing looks revisions up by batch (export lines do that), and
+    # every export rewrites this column for up to 100k rows.
     last_export_batch = models.ForeignKey(
-        "exports.ExportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "exports.ExportBatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     exported_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # History is read per revision (`id`) and by date; the foreign-key indexes of the history
+    # table would only slow down the bulk history writes of every recalculation and export.
+    history = HistoricalRecords(
+        excluded_fields=["updated_at"],
+        no_db_index=["session", "resolved_by", "last_export_batch"],
+    )
 
     class Meta:
         ordering = ["session", "employee_id"]
@@ -356,6 +368,18 @@ class EmployeeRevision(models.Model):
         ]
         indexes = [
             models.Index(fields=["session", "status"], name="revision_session_status"),
+            # The change summary reads only these columns: an index-only scan on PostgreSQL.
+            models.Index(
+                fields=["session"],
+                include=[
+                    "status",
+                    "car_amount",
+                    "receipt_amount",
+                    "exported_car_amount",
+                    "exported_receipt_amount",
+                ],
+                name="revision_session_change",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,7 @@
 """The user's notifications (job finished / failed): a list page and mark-as-read.
 
 Marking a notification read is the user's own bookkeeping, not a domain operation, so it
-writes no activity event; it lives with its two small writes here."""
+writes no activity event."""
 
 from __future__ import annotations
 
@@ -11,27 +11,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import Notification
+from audit.services import notification_mark_read, notifications_mark_all_read
 from sessions_app.views import HtmxHttpRequest, htmx_fragment
 
 TEMPLATE = "sessions_app/notification_list.html"
 PER_PAGE = 50
-
-
-def notification_mark_read(*, notification: Notification) -> Notification:
-    if notification.read_at is None:
-        notification.read_at = timezone.now()
-        notification.save(update_fields=["read_at"])
-    return notification
-
-
-def notifications_mark_all_read(*, user: Any) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
 
 
 def _list_context(request: HtmxHttpRequest) -> dict[str, Any]:

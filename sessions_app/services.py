@@ -130,6 +130,7 @@ def engagement_create(*, name: str, actor: Any = None) -> Engagement:
         raise ValidationFailed(f"An engagement with the slug '{slug}' already exists.")
     with transaction.atomic():
         engagement = Engagement(name=name, slug=slug)
+        engagement._history_user = _user_or_none(actor)  # type: ignore[attr-defined]
         engagement._change_reason = "engagement created"  # type: ignore[attr-defined]
         engagement.save()
         activity_event_record(
@@ -162,6 +163,27 @@ def membership_grant(
             details={"user": user.get_username(), "role": role},
         )
     return membership
+
+
+def membership_revoke(*, engagement: Engagement, user: Any, actor: Any = None) -> None:
+    """Take a user out of an engagement; their past actions stay in the audit trail."""
+    with transaction.atomic():
+        deleted, _ = Membership.objects.filter(user=user, engagement=engagement).delete()
+        if not deleted:
+            raise ValidationFailed(f"{user.get_username()} is not a member of '{engagement.name}'.")
+        UserPreference.objects.filter(user=user, default_engagement=engagement).update(
+            default_engagement=None
+        )
+        UserPreference.objects.filter(user=user, current_session__engagement=engagement).update(
+            current_session=None
+        )
+        activity_event_record(
+            verb=ActivityEvent.Verb.MEMBERSHIP_REVOKED,
+            message=f"{user.get_username()} removed from '{engagement.name}'",
+            actor=actor,
+            engagement=engagement,
+            details={"user": user.get_username()},
+        )
 
 
 def import_profile_save(
@@ -619,8 +641,24 @@ def _stale(current: EmployeeRevision, expected: int) -> StaleVersion:
     )
 
 
-def session_status_set(*, session_id: int, status: str) -> None:
-    """Lifecycle moves made by jobs; a closed session is never reopened."""
-    ProcessingSession.objects.filter(pk=session_id).exclude(
-        status=ProcessingSession.Status.CLOSED
-    ).update(status=status, updated_at=timezone.now())
+def session_status_set(
+    *, session_id: int, status: str, actor: Any = None, reason: str = ""
+) -> None:
+    """Lifecycle moves made by jobs, saved with a history row so a session's state "as of"
+    any moment can be answered. A closed session is never reopened."""
+    session = (
+        ProcessingSession.objects.select_for_update()
+        .filter(pk=session_id)
+        .exclude(status=ProcessingSession.Status.CLOSED)
+        .first()
+    )
+    if session is None or session.status == status:
+        return
+    session.status = status
+    session._history_user = _user_or_none(actor)  # type: ignore[attr-defined]
+    session._change_reason = (reason or f"status: {status}")[:100]  # type: ignore[attr-defined]
+    session.save(update_fields=["status", "updated_at"])
+
+
+def _user_or_none(actor: Any) -> Any:
+    return actor if actor is not None and actor.is_authenticated else None

@@ -303,8 +303,8 @@ def _session_create_from(form: SessionCreateForm, user: Any) -> ProcessingSessio
 
 
 def _mapping_form_for(error: ColumnsNotFound, form: SessionCreateForm) -> ColumnMappingForm:
-    # The service reads the card statement first; its errors are labelled with the file.
-    for_receipts = error.message.startswith("The receipts file")
+    # The service labels each file's errors with the file they come from.
+    for_receipts = error.file_label.startswith("The receipts file")
     engagement = form.cleaned_data["engagement"]
     upload = form.cleaned_data["receipts_file" if for_receipts else "card_file"]
     stem = (getattr(upload, "name", "") or "").rsplit(".", 1)[0]

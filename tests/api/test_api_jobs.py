@@ -246,6 +246,13 @@ def test_it_streams_a_finished_job_as_progress_then_complete(api: Any, session: 
     assert events[1][1]["id"] == job.pk
 
 
+def test_it_ends_a_previews_stream_when_it_awaits_confirmation(api: Any, preview_job: Any) -> None:
+    events = parse_events(list(api.get(job_url(preview_job, "events")).streaming_content))
+
+    assert [name for name, _ in events] == ["progress", "complete"]
+    assert events[1][1]["status"] == "awaiting_confirmation"
+
+
 def test_it_streams_a_failed_job_as_an_error(api: Any, session: Any) -> None:
     job = queued_job(session, status="failed", message="Worker lost")
 

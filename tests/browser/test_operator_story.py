@@ -158,7 +158,8 @@ def test_an_operator_reconciles_exports_and_closes_a_session(
     _upload_v2_with_preview(page)
     expect(_row(page, "E1001")).to_contain_text("was 155.00")
     expect(_row(page, "E1005")).to_contain_text("Excess receipts")
-    page.reload()  # a clean page for the README: no leftover message
+    page.goto(page.url)  # a clean page for the README: no leftover message, at the top
+    page.evaluate("window.scrollTo(0, 0)")
     expect(page.locator("#change-summary")).to_contain_text("Changed")
     _screenshot(page, tmp_path)
 

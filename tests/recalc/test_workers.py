@@ -141,24 +141,24 @@ def _upload_v2(session: Any, operator: Any, employees: int) -> RecalcJob:
 def test_kill_minus_9_during_the_apply_then_resume_gives_the_uninterrupted_result(
     db_for_workers, engagement, operator, monkeypatch, tmp_path
 ):
-    employees = 6000  # two apply batches of 5000
+    employees = 5200  # two apply batches: 5000, then 200
     reference, victim, bystander = (
         _generated_session(engagement, operator, name, employees)
         for name in ("Reference", "Victim", "Bystander")
     )
     _upload_v2(reference, operator, employees)  # the uninterrupted run, inline
     bystander_before = (revision_rows(bystander), history_rows(bystander))
-    victim_before = employees_state(victim.pk, db_for_workers)
     monkeypatch.setattr(Conf, "SYNC", False)
     job = _upload_v2(victim, operator, employees)
 
     db_for_workers.hand_over()
+    victim_before = employees_state(victim.pk, db_for_workers)
     doomed = qcluster(
-        db_for_workers, tmp_path, "doomed", RECALC_TEST_APPLY_PAUSE="5", JOB_STALE_SECONDS="3"
+        db_for_workers, tmp_path, "doomed", RECALC_TEST_APPLY_PAUSE="3", JOB_STALE_SECONDS="2"
     )
     try:
         wait_for(
-            lambda: f"job {job.pk}: 5000 of 6000 revisions written" in doomed.output(),
+            lambda: f"job {job.pk}: 5000 of 5200 revisions written" in doomed.output(),
             timeout=45,
             what="the first applied batch",
         )
@@ -170,8 +170,8 @@ def test_kill_minus_9_during_the_apply_then_resume_gives_the_uninterrupted_resul
     # The killed apply left nothing behind.
     assert employees_state(victim.pk, db_for_workers) == victim_before
     assert history_count(victim.pk, "receipts v2 applied", db_for_workers) == 0
-    time.sleep(3.5)
-    recovery = watchdog(db_for_workers, tmp_path, "--stale-seconds", "3")
+    time.sleep(2.2)  # the heartbeat goes stale
+    recovery = watchdog(db_for_workers, tmp_path, JOB_STALE_SECONDS="2")
     assert recovery.wait(timeout=60) == 0, recovery.output()
     assert f"worker lost: [{job.pk}]; resumed: [{job.pk}]" in recovery.output()
     survivor = qcluster(db_for_workers, tmp_path, "survivor")
@@ -250,7 +250,7 @@ def test_two_workers_on_redis_run_every_job_once_and_lose_none_when_one_dies(
 
         victims = wait_for(applying_on_the_slow_worker, timeout=45, what="a job on 'slow'")
         slow.kill(signal.SIGKILL)
-        guard = watchdog(db_for_workers, tmp_path, "--stale-seconds", "3", "--loop", "1", **shared)
+        guard = watchdog(db_for_workers, tmp_path, "--loop", "1", **shared)
         wait_for(
             lambda: jobs.filter(status="completed").count() == len(sessions),
             timeout=60,

@@ -114,6 +114,7 @@ def test_it_round_trips_every_line_and_keeps_the_proof_balanced(closed_session, 
     assert closed_session.archive_location == archived.location
     assert line_snapshot(closed_session) == ([], [])
     assert archived_statement_total(closed_session) == proof_before.statement_total
+    assert session_proof(closed_session) == proof_before  # the proof still holds while archived
 
     restored = session_restore(session=closed_session, actor=operator)
 

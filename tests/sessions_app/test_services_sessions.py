@@ -218,3 +218,24 @@ def test_it_closes_a_session_for_good(make_session, upload_receipts, operator):
     with pytest.raises(SessionClosed):
         upload_receipts(session, "receipts_2026_10_v2.csv")
     assert ActivityEvent.objects.filter(verb="session_closed", session=session).count() == 1
+
+
+def test_it_revokes_a_membership_and_records_it(engagement, operator, viewer):
+    from sessions_app.models import Membership
+    from sessions_app.services import membership_revoke
+
+    membership_revoke(engagement=engagement, user=viewer, actor=operator)
+
+    assert not Membership.objects.filter(user=viewer).exists()
+    event = ActivityEvent.objects.get(verb="membership_revoked")
+    assert event.actor == operator and "victor" in event.message
+
+
+def test_it_records_session_status_moves_in_history(make_session, upload_receipts):
+    session = make_session()
+
+    upload_receipts(session, "receipts_2026_10_v2.csv")
+
+    statuses = list(session.history.order_by("history_id").values_list("status", flat=True))
+    assert statuses[-1] == "completed"
+    assert "reprocessing" in statuses

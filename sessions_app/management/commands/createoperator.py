@@ -27,6 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--role", choices=Membership.Role.values, default="operator")
         parser.add_argument("--password", default=None)
         parser.add_argument("--email", default="")
+        parser.add_argument(
+            "--actor", default=None, help="Username recorded as the one who made the change"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -38,9 +41,14 @@ class Command(BaseCommand):
 
     def _create(self, options: dict[str, Any]) -> Token:
         name = options["engagement"].strip()
+        actor = None
+        if options["actor"]:
+            actor = get_user_model().objects.filter(username=options["actor"]).first()
+            if actor is None:
+                raise CommandError(f"No user '{options['actor']}' to record as the actor.")
         engagement = Engagement.objects.filter(slug=slugify(name)).first()
         if engagement is None:
-            engagement = engagement_create(name=name)
+            engagement = engagement_create(name=name, actor=actor)
             self.stderr.write(f"Created engagement '{engagement.name}' ({engagement.slug}).")
         user, created = get_user_model().objects.get_or_create(username=options["username"])
         if options["password"]:
@@ -50,7 +58,7 @@ class Command(BaseCommand):
         if options["email"]:
             user.email = options["email"]
         user.save()
-        membership_grant(engagement=engagement, user=user, role=options["role"])
+        membership_grant(engagement=engagement, user=user, role=options["role"], actor=actor)
         self.stderr.write(
             f"{'Created' if created else 'Updated'} {user.username}: {options['role']} "
             f"of '{engagement.name}'. API token:"

@@ -36,11 +36,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         operator = self._user(*OPERATOR, staff=False)
-        self._user(*ADMIN, staff=True)
+        admin_user = self._user(*ADMIN, staff=True)
         engagement = Engagement.objects.filter(slug="demo-corp").first()
         if engagement is None:
-            engagement = engagement_create(name="Demo Corp")
-        membership_grant(engagement=engagement, user=operator, role=Membership.Role.OPERATOR)
+            engagement = engagement_create(name="Demo Corp", actor=admin_user)
+        if not Membership.objects.filter(engagement=engagement, user=operator).exists():
+            membership_grant(
+                engagement=engagement,
+                user=operator,
+                role=Membership.Role.OPERATOR,
+                actor=admin_user,
+            )
         if not engagement.sessions.exists():
             self._sessions(engagement, operator)
         self.stdout.write(f"Operator: {OPERATOR[0]} / {OPERATOR[1]}")
