@@ -18,6 +18,7 @@ subject), then measures, in one process and one run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import resource
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def session_generate(employees: int) -> Any:
     from sessions_app.models import Engagement, ProcessingSession
 
     call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("bench", password="bench")  # noqa: S106
+    user = get_user_model().objects.create_user("bench", password="bench")
     engagement = Engagement.objects.create(name="Bench", slug="bench")
     session = ProcessingSession.objects.create(
         engagement=engagement,
@@ -188,26 +189,14 @@ def export_timers() -> StepTimers:
         "export_candidates",
         "_check_scope",
         "_batch_insert",
-        "export_lines_insert",
-        "line_rows",
+        "_lines_insert",
         "_batch_file_store",
-        "snapshots_set_from_lines",
-        "revision_history_insert",
+        "snapshots_set_with_history",
         "_generated_event",
     ):
         if hasattr(services, name):
             timers.wrap(services, name)
     timers.wrap(connection, "commit", "COMMIT (deferred FK checks)")
-    if os.environ.get("BENCH_IMMEDIATE_FK"):
-        # Experiment: FK checks at the end of each statement instead of at COMMIT.
-        original = services._batch_insert
-
-        def immediate(batch: Any) -> None:
-            original(batch)
-            with connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-
-        services._batch_insert = immediate
     return timers
 
 
@@ -263,13 +252,29 @@ def import_export_csv(session: Any) -> int:
     return len(RevisionResource().export(queryset=rows).csv)
 
 
+@contextlib.contextmanager
+def portable_path() -> Iterator[None]:
+    """The statements every database runs (what SQLite takes), on PostgreSQL."""
+    import exports.services as services
+    import exports.snapshots as snapshots
+
+    original = snapshots.uses_returning_path
+    services.uses_returning_path = snapshots.uses_returning_path = lambda: False
+    try:
+        yield
+    finally:
+        services.uses_returning_path = snapshots.uses_returning_path = original
+
+
 def delta_export(session: Any, user: Any, timers: StepTimers) -> tuple[float, Any]:
     from exports.services import export_batch_create
 
     timers.seconds.clear()
     start = time.perf_counter()
     batch, _ = export_batch_create(session=session, export_type="pvault", actor=user)
-    return time.perf_counter() - start, batch
+    seconds = time.perf_counter() - start
+    timers.seconds["(rest: Python, locks, events)"] = seconds - sum(timers.seconds.values())
+    return seconds, batch
 
 
 def export_checked(session: Any, batch: Any, employees: int) -> None:
@@ -288,18 +293,15 @@ def export_checked(session: Any, batch: Any, employees: int) -> None:
 
 def _row(name: str, seconds: float, rows: int, copy_s: float, iex_s: float) -> str:
     rate = f"{rows / seconds:,.0f}" if rows and seconds else ""
-    return (
-        f"| {name} | {seconds:.3f} | {rate} | {seconds / copy_s:.1f}× | "
-        f"{seconds / iex_s:.2f}× |"
-    )
+    return f"| {name} | {seconds:.3f} | {rate} | {seconds / copy_s:.1f}x | {seconds / iex_s:.2f}x |"
 
 
-def run(employees: int, server: str, keep: bool) -> None:
+def run(employees: int, server: str, keep: bool, drop_foreign_keys: bool) -> None:
     url = _database_create(server)
     with tempfile.TemporaryDirectory(prefix="bench-export-") as media:
         _django(url, media)
         try:
-            _measure(employees)
+            _measure(employees, drop_foreign_keys)
         finally:
             from django.db import connections
 
@@ -308,13 +310,38 @@ def run(employees: int, server: str, keep: bool) -> None:
                 _database_drop(server)
 
 
-def _measure(employees: int) -> None:
+def foreign_keys_drop() -> None:
+    """Experiment (--drop-foreign-keys): what the per-row checks of the foreign keys an
+    export writes cost, measured by running without them. Never done by the app."""
+    from django.db import connection
+
+    checked = {
+        "exports_exportline": ("batch_id", "revision_id"),
+        "sessions_app_employeerevision": ("last_export_batch_id",),
+        "sessions_app_historicalemployeerevision": ("history_user_id",),
+    }
+    with connection.cursor() as cursor:
+        for table, columns in checked.items():
+            cursor.execute(
+                "SELECT c.conname FROM pg_constraint c JOIN pg_attribute a "
+                "ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey) "
+                "WHERE c.contype = 'f' AND c.conrelid = %s::regclass AND a.attname = ANY(%s)",
+                [table, list(columns)],
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                print(f"experiment: dropped {table}.{name}")
+
+
+def _measure(employees: int, drop_foreign_keys: bool) -> None:
     from exports.selectors import change_summary, export_preview
     from exports.services import export_batch_void
 
     start = time.perf_counter()
     user, session = session_generate(employees)
     print(f"setup: {employees:,} ready employees in {time.perf_counter() - start:.1f} s")
+    if drop_foreign_keys:
+        foreign_keys_drop()
     results: list[tuple[str, float, int]] = []
     results.append(("change summary", median_seconds(lambda: change_summary(session), 5), 0))
     preview = median_seconds(lambda: export_preview(session, export_type="pvault"), 5)
@@ -327,19 +354,22 @@ def _measure(employees: int) -> None:
     start = time.perf_counter()
     export_batch_void(batch=batch, reason="benchmark", actor=user)
     results.append(("void of that batch", time.perf_counter() - start, employees))
-    seconds_again, batch = delta_export(session, user, timers)
-    results.append((f"delta export #2 ({batch.batch_code})", seconds_again, employees))
+    with portable_path():
+        seconds_again, batch = delta_export(session, user, timers)
+    export_checked(session, batch, employees)
+    portable_steps = dict(timers.seconds)
+    name = f"delta export #2 ({batch.batch_code}), portable path for comparison"
+    results.append((name, seconds_again, employees))
     copy_s = median_seconds(lambda: copy_to_stdout(session), 3)
     iex_s = median_seconds(lambda: import_export_csv(session), 1)
     results.append(("COPY … TO STDOUT, same rows and fields", copy_s, employees))
     results.append(("django-import-export CSV, same rows and fields", iex_s, employees))
-    _report(results, steps, seconds, copy_s, iex_s, batch)
+    _report(results, {"#1": steps, "#2 portable": portable_steps}, copy_s, iex_s, batch)
 
 
 def _report(
     results: list[tuple[str, float, int]],
-    steps: dict[str, float],
-    export_s: float,
+    steps_of: dict[str, dict[str, float]],
     copy_s: float,
     iex_s: float,
     batch: Any,
@@ -350,10 +380,10 @@ def _report(
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, seconds, rows in results:
         print(_row(name, seconds, rows, copy_s, iex_s))
-    print("\nDelta export #1, by step:")
-    for name, seconds in sorted(steps.items(), key=lambda item: -item[1]):
-        print(f"  {name:<32} {seconds:7.3f} s")
-    print(f"  {'(rest: Python, locks, events)':<32} {export_s - sum(steps.values()):7.3f} s")
+    for export, steps in steps_of.items():
+        print(f"\nDelta export {export}, by step:")
+        for name, seconds in sorted(steps.items(), key=lambda item: -item[1]):
+            print(f"  {name:<32} {seconds:7.3f} s")
     print(f"\npeak RSS: {_peak_rss_mb():.0f} MB")
     targets = {"change summary": 0.020, "export preview (pvault, delta)": 0.200}
     for name, seconds, _rows in results:
@@ -372,8 +402,14 @@ def main() -> None:
         help="PostgreSQL server URL without a database name",
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument(
+        "--drop-foreign-keys",
+        action="store_true",
+        help="experiment: measure without the foreign keys an export writes",
+    )
     arguments = parser.parse_args()
-    run(arguments.employees, arguments.server.rstrip("/"), arguments.keep)
+    server = arguments.server.rstrip("/")
+    run(arguments.employees, server, arguments.keep, arguments.drop_foreign_keys)
 
 
 if __name__ == "__main__":

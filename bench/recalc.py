@@ -129,6 +129,50 @@ def _upload_timers() -> Timers:
     return timers
 
 
+def child_proposed_store(folder: Path, session_id: int, version: int, receipts: str) -> dict:
+    """The same lines stored the proposed way (recalc.lines.lines_insert from the parsed
+    lines, no model instances), timed, then rolled back."""
+    from django.db import transaction
+
+    from recalc.lines import lines_insert
+    from sessions_app.ingestion import parse_statement
+    from sessions_app.models import CardTransaction, ReceiptLine, ReceiptVersion
+
+    receipt_version = ReceiptVersion.objects.get(session_id=session_id, version=version)
+    files = [(ReceiptLine, parse_statement((folder / receipts).read_bytes()))]
+    if version == 1:
+        files.insert(0, (CardTransaction, parse_statement((folder / "card.csv").read_bytes())))
+    start = time.perf_counter()
+    with transaction.atomic():
+        for model, parsed in files:
+            lines_insert(
+                model,
+                (_line_row(model, line, session_id, receipt_version.pk) for line in parsed.lines),
+            )
+        seconds = time.perf_counter() - start
+        transaction.set_rollback(True)
+    return {"seconds": seconds, "rss_mb": _peak_rss_mb()}
+
+
+def _line_row(model: Any, line: Any, session_id: int, version_id: int) -> dict[str, Any]:
+    row = {
+        "session_id": session_id,
+        "line_number": line.line_number,
+        "employee_id": line.employee_id,
+        "employee_name": line.employee_name,
+        "amount": line.amount,
+        "merchant": line.merchant[:300],
+    }
+    if model.__name__ == "CardTransaction":
+        return {**row, "transaction_date": line.date}
+    return {
+        **row,
+        "receipt_version_id": version_id,
+        "receipt_date": line.date,
+        "receipt_id": line.receipt_id[:100],
+    }
+
+
 def child_upload(folder: Path, employees: int) -> dict[str, Any]:
     import datetime
 
@@ -139,7 +183,9 @@ def child_upload(folder: Path, employees: int) -> dict[str, Any]:
     from tests.factories import UserFactory
 
     timers = _upload_timers()
-    engagement = Engagement.objects.create(name=f"Bench {employees}", slug=f"bench-{time.time_ns()}")
+    engagement = Engagement.objects.create(
+        name=f"Bench {employees}", slug=f"bench-{time.time_ns()}"
+    )
     user = UserFactory(username=f"bench-{time.time_ns()}")
     membership_grant(engagement=engagement, user=user, role=Membership.Role.OPERATOR)
     start = time.perf_counter()
@@ -222,9 +268,21 @@ def child_copy(session_id: int, phase: str) -> dict[str, Any]:
     history = EmployeeRevision.history.model  # type: ignore[attr-defined]
     versions = [1] if phase == "initial" else [2]
     sources = [
-        (ReceiptLine, ReceiptLine.objects.filter(session_id=session_id, receipt_version__version__in=versions)),
-        (history, history.objects.filter(session_id=session_id, history_change_reason=(
-            "receipts v1 applied" if phase == "initial" else "receipts v2 applied"))),
+        (
+            ReceiptLine,
+            ReceiptLine.objects.filter(
+                session_id=session_id, receipt_version__version__in=versions
+            ),
+        ),
+        (
+            history,
+            history.objects.filter(
+                session_id=session_id,
+                history_change_reason=(
+                    "receipts v1 applied" if phase == "initial" else "receipts v2 applied"
+                ),
+            ),
+        ),
     ]
     if phase == "initial":
         sources.insert(0, (CardTransaction, CardTransaction.objects.filter(session_id=session_id)))
@@ -237,7 +295,13 @@ def child_copy(session_id: int, phase: str) -> dict[str, Any]:
     rows_by_table = []
     for model, queryset in sources:
         columns = [f.column for f in model._meta.concrete_fields]
-        rows_by_table.append((model._meta.db_table, columns, list(queryset.values_list(*[f.attname for f in model._meta.concrete_fields]))))
+        rows_by_table.append(
+            (
+                model._meta.db_table,
+                columns,
+                list(queryset.values_list(*[f.attname for f in model._meta.concrete_fields])),
+            )
+        )
     total_rows = sum(len(rows) for _, _, rows in rows_by_table)
     seconds = 0.0
     with transaction.atomic():
@@ -259,7 +323,7 @@ def child_cleanup(engagement_id: int) -> dict[str, Any]:
 
     from audit.models import ActivityEvent
     from recalc.models import RecalcJob
-    from sessions_app.models import Engagement, EmployeeRevision, ProcessingSession, ReceiptVersion
+    from sessions_app.models import EmployeeRevision, Engagement, ProcessingSession, ReceiptVersion
 
     history = EmployeeRevision.history.model  # type: ignore[attr-defined]
     sessions = ProcessingSession.objects.filter(engagement_id=engagement_id)
@@ -302,14 +366,25 @@ def run_size(employees: int, changed: float, keep: bool) -> list[str]:
         initial_job = run_child("job", str(upload["job"]))
         reupload = run_child("reupload", folder_name, str(upload["session"]))
         second_job = run_child("job", str(reupload["job"]))
+        session = str(upload["session"])
+        upload["proposed"] = run_child(
+            "proposed-store", folder_name, session, "1", "receipts_v1.csv"
+        )
+        reupload["proposed"] = run_child(
+            "proposed-store", folder_name, session, "2", "receipts_v2.csv"
+        )
         copy_initial = run_child("copy", str(upload["session"]), "initial")
         copy_second = run_child("copy", str(upload["session"]), "reprocess")
         if not keep:
             run_child("cleanup", str(upload["engagement"]))
-    return _report(employees, counts, upload, initial_job, reupload, second_job, copy_initial, copy_second)
+    return _report(
+        employees, counts, upload, initial_job, reupload, second_job, copy_initial, copy_second
+    )
 
 
-def _report(employees, counts, upload, initial_job, reupload, second_job, copy_initial, copy_second) -> list[str]:
+def _report(
+    employees, counts, upload, initial_job, reupload, second_job, copy_initial, copy_second
+) -> list[str]:
     lines = [
         f"\n## N = {employees:,} employees: {counts['card']:,} card lines, "
         f"{counts['receipts_v1']:,} receipt lines; v2 changes {counts['changed']:,} employees",
@@ -317,26 +392,44 @@ def _report(employees, counts, upload, initial_job, reupload, second_job, copy_i
         "| phase | step | seconds | peak RSS MB |",
         "| --- | --- | ---: | ---: |",
     ]
-    for label, upload_part, job in (("initial", upload, initial_job), ("reprocess", reupload, second_job)):
-        lines.append(f"| {label} | upload: parse files (ingestion) | {upload_part.get('parse', 0):.2f} | |")
-        lines.append(f"| {label} | upload: store lines (bulk_create) | {upload_part.get('store lines', 0):.2f} | |")
-        lines.append(f"| {label} | upload: whole service call | {upload_part['seconds']:.2f} | {upload_part['rss_mb']:.0f} |")
+    for label, upload_part, job in (
+        ("initial", upload, initial_job),
+        ("reprocess", reupload, second_job),
+    ):
+        lines.append(
+            f"| {label} | upload: parse files (ingestion) | {upload_part.get('parse', 0):.2f} | |"
+        )
+        lines.append(
+            f"| {label} | upload: store lines (bulk_create, as the app does) | {upload_part.get('store lines', 0):.2f} | |"
+        )
+        lines.append(
+            f"| {label} | upload: whole service call | {upload_part['seconds']:.2f} | {upload_part['rss_mb']:.0f} |"
+        )
         for stage, seconds in job["stages"].items():
             lines.append(f"| {label} | job: {stage} | {seconds:.2f} | |")
         lines.append(f"| {label} | job: whole run | {job['seconds']:.2f} | {job['rss_mb']:.0f} |")
         processing = upload_part.get("store lines", 0) + job["seconds"]
         lines.append(f"| {label} | **store lines + job** | **{processing:.2f}** | |")
-        lines.append(f"| {label} | everything incl. parsing | {upload_part['seconds'] + job['seconds']:.2f} | |")
+        proposed = upload_part["proposed"]["seconds"]
+        lines.append(
+            f"| {label} | store lines with recalc.lines.lines_insert (proposed) | {proposed:.2f} | |"
+        )
+        lines.append(
+            f"| {label} | **proposed store lines + job** | **{proposed + job['seconds']:.2f}** | |"
+        )
+        lines.append(
+            f"| {label} | everything incl. parsing | {upload_part['seconds'] + job['seconds']:.2f} | |"
+        )
     lines += [
         "",
-        "| phase | rows written | store lines + job s | rows/s | raw COPY s | ratio to COPY |",
+        "| phase | rows written | store lines + job s (proposed) | rows/s | raw COPY s | ratio to COPY |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, upload_part, job, copy in (
         ("initial", upload, initial_job, copy_initial),
         ("reprocess", reupload, second_job, copy_second),
     ):
-        processing = upload_part.get("store lines", 0) + job["seconds"]
+        processing = upload_part["proposed"]["seconds"] + job["seconds"]
         lines.append(
             f"| {label} | {copy['rows']:,} | {processing:.2f} | {copy['rows'] / processing:,.0f} "
             f"| {copy['seconds']:.2f} | {processing / copy['seconds']:.1f}× |"
@@ -346,10 +439,13 @@ def _report(employees, counts, upload, initial_job, reupload, second_job, copy_i
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--employees", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--changed", type=float, default=0.3)
     parser.add_argument("--keep", action="store_true", help="keep the generated sessions")
+
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -361,13 +457,22 @@ def main() -> int:
             "job": lambda: child_job(int(rest[0])),
             "copy": lambda: child_copy(int(rest[0]), rest[1]),
             "cleanup": lambda: child_cleanup(int(rest[0])),
+            "proposed-store": lambda: child_proposed_store(
+                Path(rest[0]), int(rest[1]), int(rest[2]), rest[3]
+            ),
         }[phase]()
         print(json.dumps(result, default=str))
         return 0
     database = os.environ.get("DATABASE_URL", "sqlite (db.sqlite3)")
-    print(f"# Recalc benchmark on {database.split('@')[-1]}, {os.cpu_count()} cores")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(
+        f"# Recalc benchmark on {database.split('@')[-1]}, {os.cpu_count()} cores, "
+        f"load average {load}"
+    )
     for employees in args.employees:
         print("\n".join(run_size(employees, args.changed, args.keep)), flush=True)
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"\n(load average after this size: {load})", flush=True)
     return 0
 
 

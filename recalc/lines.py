@@ -8,29 +8,41 @@ batches, consuming `lines` lazily so a generator never sits whole in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
+from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from recalc.tables import copy_rows
 
 LINE_BATCH_SIZE = 5000
 
+Line = Model | Mapping[str, Any]
+
 
 def lines_insert(
-    model: type[Model], lines: Iterable[Model], *, batch_size: int = LINE_BATCH_SIZE
+    model: type[Model], lines: Iterable[Line], *, batch_size: int = LINE_BATCH_SIZE
 ) -> int:
-    """Insert unsaved model instances (their ids stay unset); the number inserted."""
+    """Insert unsaved instances, or mappings of field attnames (`session_id`, not
+    `session`: building 500k model instances costs more than writing them). Returns the
+    number inserted; ids are not set on instances."""
     if connection.vendor != "postgresql":
-        return _bulk_create_in_batches(model, iter(lines), batch_size)
+        instances = (line if isinstance(line, Model) else model(**line) for line in lines)
+        return _bulk_create_in_batches(model, instances, batch_size)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
-    counted = _Counted(tuple(getattr(line, f.attname) for f in fields) for line in lines)
+    counted = _Counted(_values(line, fields) for line in lines)
     copy_rows(connection, f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN", counted)
     return counted.count
+
+
+def _values(line: Line, fields: list[Field]) -> tuple[object, ...]:
+    if isinstance(line, Model):
+        return tuple(getattr(line, f.attname) for f in fields)
+    return tuple(line[f.attname] if f.attname in line else f.get_default() for f in fields)
 
 
 def _bulk_create_in_batches(model: type[Model], lines: Iterator[Model], batch_size: int) -> int:

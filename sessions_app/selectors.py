@@ -52,7 +52,7 @@ def check_engagement_access(user: Any, engagement_id: int, *, write: bool) -> st
 
 def get_engagement_for(user: Any, slug_or_id: str | int, *, write: bool = False) -> Engagement:
     lookup = Q(slug=str(slug_or_id))
-    if str(slug_or_id).isdigit():
+    if str(slug_or_id).isascii() and str(slug_or_id).isdigit():
         lookup |= Q(pk=int(slug_or_id))
     engagement = Engagement.objects.filter(lookup).first()
     if engagement is None:
@@ -80,7 +80,11 @@ def session_list_for_user(
     if engagement:
         sessions = sessions.filter(
             Q(engagement__slug=engagement)
-            | Q(engagement__pk=int(engagement) if engagement.isdigit() else None)
+            | Q(
+                engagement__pk=int(engagement)
+                if engagement.isascii() and engagement.isdigit()
+                else None
+            )
         )
     if search:
         sessions = sessions.filter(

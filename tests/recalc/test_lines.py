@@ -29,18 +29,15 @@ def test_it_stores_card_and_receipt_lines_exactly_as_bulk_create_would():
         )
         for number in range(7)
     )
-    receipts = [
-        ReceiptLine(
-            session=session,
-            receipt_version=version,
-            line_number=2,
-            employee_id="E1",
-            employee_name="",
-            amount=Decimal("1205.00"),
-            receipt_date=None,
-            receipt_id="R-5003",
-            merchant="",
-        )
+    receipts = [  # a mapping of attnames, the cheap form
+        {
+            "session_id": session.pk,
+            "receipt_version_id": version.pk,
+            "line_number": 2,
+            "employee_id": "E1",
+            "amount": Decimal("1205.00"),
+            "receipt_id": "R-5003",
+        }
     ]
 
     stored = (

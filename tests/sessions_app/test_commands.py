@@ -134,7 +134,10 @@ def test_it_creates_an_operator_whose_token_works():
     assert user.check_password("s3cret-pass-42")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    assert client.get("/api/v1/me/").status_code in (200, 404)  # 404 until the API lands
+    me = client.get("/api/v1/me/")
+    assert me.status_code == 200
+    assert me.json()["user"]["username"] == "ana"
+    assert me.json()["engagements"][0]["role"] == "operator"
 
 
 @pytest.mark.django_db
