@@ -387,8 +387,8 @@ def _summary_context(request: HtmxHttpRequest, session: ProcessingSession) -> di
     return {
         "figures": figures,
         "exception_count": figures.employee_count - figures.matched_count,
-        # An archived session's card lines are not in the database: no proof from them.
-        "proof": None if session.archived_at else session_proof(session),
+        # An archived session's statement total comes from its sealed archive manifest.
+        "proof": session_proof(session),
         "changes": changes,
         "delta_count": changes["new"] + changes["changed"],
     }

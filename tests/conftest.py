@@ -26,6 +26,14 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
     """Every test stores files in its own folder: nothing leaks between tests."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ARCHIVE_ROOT = tmp_path / "archive"
+    # Changing STORAGES resets Django's cached backends, so storages["archive"] follows.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "archive": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "archive")},
+        },
+    }
     return settings.MEDIA_ROOT
 
 

@@ -11,7 +11,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from exports.services import export_batch_create
 from sessions_app.models import EmployeeRevision, ProcessingSession
@@ -135,16 +134,19 @@ def test_it_shows_an_unbalanced_proof_loudly_with_the_employees_causing_it(
     assert reverse("sessions_app:employee_detail", args=[session.pk, "E1002"]) in html
 
 
-def test_an_archived_session_explains_why_it_has_no_proof(
-    operator_client: Client, make_session: Any
+def test_an_archived_session_still_shows_its_proof_from_the_archive(
+    operator_client: Client, make_session: Any, operator: Any
 ) -> None:
+    from sessions_app.archival import session_archive
+    from sessions_app.services import session_close
+
     session = make_session()
-    ProcessingSession.objects.filter(pk=session.pk).update(
-        archived_at=timezone.now(), archive_location="acme-corp/session-1/x"
-    )
+    session_close(session=session, reason="done", actor=operator)
+    session_archive(session=session, actor=operator)
+
     html = operator_client.get(_url(session)).content.decode()
-    assert "does NOT balance" not in html
-    assert "The proof needs the archived card lines" in html
+    assert "The session balances" in html
+    assert "3,087.03" in html and "from the archive manifest" in html
     assert f"manage.py restore_session {session.pk}" in html
     assert "E1001" in html  # revisions are never archived
 
