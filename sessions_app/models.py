@@ -368,18 +368,6 @@ class EmployeeRevision(models.Model):
         ]
         indexes = [
             models.Index(fields=["session", "status"], name="revision_session_status"),
-            # The change summary reads only these columns: an index-only scan on PostgreSQL.
-            models.Index(
-                fields=["session"],
-                include=[
-                    "status",
-                    "car_amount",
-                    "receipt_amount",
-                    "exported_car_amount",
-                    "exported_receipt_amount",
-                ],
-                name="revision_session_change",
-            ),
         ]
 
     def __str__(self) -> str:
