@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cb_bench .venv/bin/python bench/recalc.py
     .venv/bin/python bench/recalc.py --employees 10000 100000 --changed 0.3
 
-For each N it generates a card statement of N employees × 5 lines and a receipts report of
+For each N it generates a card statement of N employees x 5 lines and a receipts report of
 ~5 lines each, then, the way the app does it:
 
 1. initial processing: `session_create` (parse, store lines, queue the job) in one process
@@ -11,7 +11,8 @@ For each N it generates a card statement of N employees × 5 lines and a receipt
 2. reprocessing: `receipt_version_upload` of a new receipts version in which 30 % of the
    employees changed, then its job;
 3. the same rows written by a raw PostgreSQL COPY (into copies of the real tables, indexes
-   included, rolled back), for scale.
+   included, committed, then dropped), for scale;
+4. the same lines stored the way recalc.lines.lines_insert proposes (rolled back).
 
 Every phase runs in a child process, so "peak RSS" is that process's own high-water mark.
 The data is written to DATABASE_URL's database and removed afterwards (--keep keeps it):
@@ -79,7 +80,7 @@ def generate_files(folder: Path, employees: int, changed: float, seed: int = 3) 
     return dict(counts)
 
 
-# --- Child phases (each in its own process) ---------------------------------------------------------
+# --- Child phases (each in its own process) -----------------------------------------------
 
 
 def _django() -> None:
@@ -260,62 +261,48 @@ def child_job(job_id: int) -> dict[str, Any]:
 
 
 def child_copy(session_id: int, phase: str) -> dict[str, Any]:
-    """COPY the rows `phase` wrote into same-shaped tables (indexes included), rolled back."""
-    from django.db import connection, transaction
+    """COPY the rows `phase` wrote into same-shaped logged tables (indexes included), commit,
+    then drop them: what the same rows cost PostgreSQL with no application around them."""
+    from django.db import connection
 
     from sessions_app.models import CardTransaction, EmployeeRevision, ReceiptLine
 
     history = EmployeeRevision.history.model  # type: ignore[attr-defined]
-    versions = [1] if phase == "initial" else [2]
+    reason = "receipts v1 applied" if phase == "initial" else "receipts v2 applied"
+    written = history.objects.filter(session_id=session_id, history_change_reason=reason)
+    version = 1 if phase == "initial" else 2
     sources = [
-        (
-            ReceiptLine,
-            ReceiptLine.objects.filter(
-                session_id=session_id, receipt_version__version__in=versions
-            ),
-        ),
-        (
-            history,
-            history.objects.filter(
-                session_id=session_id,
-                history_change_reason=(
-                    "receipts v1 applied" if phase == "initial" else "receipts v2 applied"
-                ),
-            ),
-        ),
+        ReceiptLine.objects.filter(session_id=session_id, receipt_version__version=version),
+        written,
+        EmployeeRevision.objects.filter(pk__in=written.values("id")),
     ]
     if phase == "initial":
-        sources.insert(0, (CardTransaction, CardTransaction.objects.filter(session_id=session_id)))
-        sources.append((EmployeeRevision, EmployeeRevision.objects.filter(session_id=session_id)))
-    else:
-        changed = history.objects.filter(
-            session_id=session_id, history_change_reason="receipts v2 applied"
-        ).values("id")
-        sources.append((EmployeeRevision, EmployeeRevision.objects.filter(pk__in=changed)))
-    rows_by_table = []
-    for model, queryset in sources:
-        columns = [f.column for f in model._meta.concrete_fields]
-        rows_by_table.append(
-            (
-                model._meta.db_table,
-                columns,
-                list(queryset.values_list(*[f.attname for f in model._meta.concrete_fields])),
-            )
-        )
-    total_rows = sum(len(rows) for _, _, rows in rows_by_table)
-    seconds = 0.0
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            for table, columns, rows in rows_by_table:
-                cursor.execute(f'CREATE TEMP TABLE "bench_{table}" (LIKE "{table}" INCLUDING ALL)')
-                start = time.perf_counter()
-                names = ", ".join(f'"{c}"' for c in columns)
+        sources.append(CardTransaction.objects.filter(session_id=session_id))
+    tables = []
+    for queryset in sources:
+        fields = queryset.model._meta.concrete_fields
+        rows = list(queryset.values_list(*[f.attname for f in fields]))
+        tables.append((queryset.model._meta.db_table, [f.column for f in fields], rows))
+    with connection.cursor() as cursor:
+        for table, _, _ in tables:
+            cursor.execute(f'CREATE TABLE "bench_{table}" (LIKE "{table}" INCLUDING ALL)')
+        start = time.perf_counter()
+        with transaction_for(connection):
+            for table, columns, rows in tables:
+                names = ", ".join(f'"{column}"' for column in columns)
                 with cursor.cursor.copy(f'COPY "bench_{table}" ({names}) FROM STDIN') as copy:
                     for row in rows:
                         copy.write_row(row)
-                seconds += time.perf_counter() - start
-        transaction.set_rollback(True)
-    return {"rows": total_rows, "seconds": seconds}
+        seconds = time.perf_counter() - start  # commit included
+        for table, _, _ in tables:
+            cursor.execute(f'DROP TABLE "bench_{table}"')
+    return {"rows": sum(len(rows) for _, _, rows in tables), "seconds": seconds}
+
+
+def transaction_for(connection: Any) -> Any:
+    from django.db import transaction
+
+    return transaction.atomic(using=connection.alias)
 
 
 def child_cleanup(engagement_id: int) -> dict[str, Any]:
@@ -360,31 +347,52 @@ def run_child(*arguments: str) -> dict[str, Any]:
 
 def run_size(employees: int, changed: float, keep: bool) -> list[str]:
     with tempfile.TemporaryDirectory() as folder_name:
-        folder = Path(folder_name)
-        counts = generate_files(folder, employees, changed)
+        counts = generate_files(Path(folder_name), employees, changed)
         upload = run_child("upload", folder_name, str(employees))
-        initial_job = run_child("job", str(upload["job"]))
-        reupload = run_child("reupload", folder_name, str(upload["session"]))
-        second_job = run_child("job", str(reupload["job"]))
         session = str(upload["session"])
-        upload["proposed"] = run_child(
-            "proposed-store", folder_name, session, "1", "receipts_v1.csv"
-        )
-        reupload["proposed"] = run_child(
-            "proposed-store", folder_name, session, "2", "receipts_v2.csv"
-        )
-        copy_initial = run_child("copy", str(upload["session"]), "initial")
-        copy_second = run_child("copy", str(upload["session"]), "reprocess")
+        runs: dict[str, Any] = {"initial": {"upload": upload}}
+        runs["initial"]["job"] = run_child("job", str(upload["job"]))
+        reupload = run_child("reupload", folder_name, session)
+        runs["reprocess"] = {"upload": reupload, "job": run_child("job", str(reupload["job"]))}
+        for label, version, receipts in (("initial", "1", "v1"), ("reprocess", "2", "v2")):
+            runs[label]["upload"]["proposed"] = run_child(
+                "proposed-store", folder_name, session, version, f"receipts_{receipts}.csv"
+            )
+            runs[label]["copy"] = run_child("copy", session, label)
         if not keep:
             run_child("cleanup", str(upload["engagement"]))
-    return _report(
-        employees, counts, upload, initial_job, reupload, second_job, copy_initial, copy_second
-    )
+    return _report(employees, counts, runs)
 
 
-def _report(
-    employees, counts, upload, initial_job, reupload, second_job, copy_initial, copy_second
-) -> list[str]:
+def _row(*cells: Any) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _phase_rows(label: str, upload: dict[str, Any], job: dict[str, Any]) -> list[str]:
+    stored, proposed = upload.get("store lines", 0), upload["proposed"]["seconds"]
+    rows = [
+        _row(label, "upload: parse files (ingestion)", f"{upload.get('parse', 0):.2f}", ""),
+        _row(label, "upload: store lines (bulk_create, as the app does)", f"{stored:.2f}", ""),
+        _row(label, "upload: whole service call", f"{upload['seconds']:.2f}", ""),
+        _row(label, "upload: peak RSS of the web process", "", f"{upload['rss_mb']:.0f}"),
+    ]
+    rows += [_row(label, f"job: {stage}", f"{sec:.2f}", "") for stage, sec in job["stages"].items()]
+    rows += [
+        _row(
+            label,
+            "**job: whole run (worker)**",
+            f"**{job['seconds']:.2f}**",
+            f"{job['rss_mb']:.0f}",
+        ),
+        _row(label, "store lines + job, as the app does", f"{stored + job['seconds']:.2f}", ""),
+        _row(label, "store lines with recalc.lines.lines_insert", f"{proposed:.2f}", ""),
+        _row(label, "**store lines (proposed) + job**", f"**{proposed + job['seconds']:.2f}**", ""),
+        _row(label, "everything incl. parsing", f"{upload['seconds'] + job['seconds']:.2f}", ""),
+    ]
+    return rows
+
+
+def _report(employees: int, counts: dict[str, int], runs: dict[str, Any]) -> list[str]:
     lines = [
         f"\n## N = {employees:,} employees: {counts['card']:,} card lines, "
         f"{counts['receipts_v1']:,} receipt lines; v2 changes {counts['changed']:,} employees",
@@ -392,49 +400,21 @@ def _report(
         "| phase | step | seconds | peak RSS MB |",
         "| --- | --- | ---: | ---: |",
     ]
-    for label, upload_part, job in (
-        ("initial", upload, initial_job),
-        ("reprocess", reupload, second_job),
-    ):
-        lines.append(
-            f"| {label} | upload: parse files (ingestion) | {upload_part.get('parse', 0):.2f} | |"
-        )
-        lines.append(
-            f"| {label} | upload: store lines (bulk_create, as the app does) | {upload_part.get('store lines', 0):.2f} | |"
-        )
-        lines.append(
-            f"| {label} | upload: whole service call | {upload_part['seconds']:.2f} | {upload_part['rss_mb']:.0f} |"
-        )
-        for stage, seconds in job["stages"].items():
-            lines.append(f"| {label} | job: {stage} | {seconds:.2f} | |")
-        lines.append(f"| {label} | job: whole run | {job['seconds']:.2f} | {job['rss_mb']:.0f} |")
-        processing = upload_part.get("store lines", 0) + job["seconds"]
-        lines.append(f"| {label} | **store lines + job** | **{processing:.2f}** | |")
-        proposed = upload_part["proposed"]["seconds"]
-        lines.append(
-            f"| {label} | store lines with recalc.lines.lines_insert (proposed) | {proposed:.2f} | |"
-        )
-        lines.append(
-            f"| {label} | **proposed store lines + job** | **{proposed + job['seconds']:.2f}** | |"
-        )
-        lines.append(
-            f"| {label} | everything incl. parsing | {upload_part['seconds'] + job['seconds']:.2f} | |"
-        )
+    for label in ("initial", "reprocess"):
+        lines += _phase_rows(label, runs[label]["upload"], runs[label]["job"])
     lines += [
         "",
-        "| phase | rows written | store lines + job s (proposed) | rows/s | raw COPY s | ratio to COPY |",
+        "| phase | rows written | store (proposed) + job s | rows/s | raw COPY s | ratio |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for label, upload_part, job, copy in (
-        ("initial", upload, initial_job, copy_initial),
-        ("reprocess", reupload, second_job, copy_second),
-    ):
-        processing = upload_part["proposed"]["seconds"] + job["seconds"]
-        lines.append(
-            f"| {label} | {copy['rows']:,} | {processing:.2f} | {copy['rows'] / processing:,.0f} "
-            f"| {copy['seconds']:.2f} | {processing / copy['seconds']:.1f}× |"
-        )
-    lines.append(f"\njob diff: initial {initial_job['diff']}, reprocess {second_job['diff']}")
+    for label in ("initial", "reprocess"):
+        run = runs[label]
+        seconds = run["upload"]["proposed"]["seconds"] + run["job"]["seconds"]
+        rows, copy_seconds = run["copy"]["rows"], run["copy"]["seconds"]
+        cells = (f"{seconds:.2f}", f"{rows / seconds:,.0f}", f"{copy_seconds:.2f}")
+        lines.append(_row(label, f"{rows:,}", *cells, f"{seconds / copy_seconds:.1f}x"))
+    diffs = {label: runs[label]["job"]["diff"] for label in runs}
+    lines.append(f"\njob diff: {diffs}")
     return lines
 
 
@@ -445,7 +425,6 @@ def main() -> int:
     parser.add_argument("--employees", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--changed", type=float, default=0.3)
     parser.add_argument("--keep", action="store_true", help="keep the generated sessions")
-
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -102,20 +102,28 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# A recalculation of a 100k-employee session takes well under a minute; `retry` must stay
-# above `timeout` or django-q2 hands a still-running task to a second worker.
+# django-q2 (recalc jobs). A 100k-employee recalculation takes ~5 s, so `timeout` (the worker
+# is killed past it) is generous. `retry` must exceed `timeout`: the ORM broker hands a task to
+# another cluster when no receipt came back within `retry` seconds, and that time includes the
+# wait in a cluster's internal queue, hence the small `queue_limit` (django-q2 docs, brokers;
+# Koed00/django-q#183, #307). Redis has no receipts: a task a dead cluster held is lost, which
+# the recalc watchdog recovers (migration recalc 0003 schedules it every minute). A delivery
+# made twice is harmless: a job is claimed by one conditional UPDATE (recalc.services._claim).
 Q_CLUSTER: dict[str, object] = {
     "name": "closebook",
     "workers": env.int("Q_WORKERS", default=2),
+    "queue_limit": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=1800),
     "retry": env.int("Q_RETRY", default=1900),
-    "max_attempts": 1,
+    "max_attempts": 1,  # a failed job is resumed by the watchdog or a person, not re-run blind
     "ack_failures": True,
     "catch_up": False,
     "save_limit": 1000,
     "poll": 0.5,
     "sync": env.bool("Q_SYNC", default=TESTING),
 }
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:  # type: ignore[operator]
+    raise ImproperlyConfigured("Q_RETRY must be larger than Q_TIMEOUT (see Q_CLUSTER).")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from typing import Any
 
 from django.db import connection as default_connection
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -92,7 +93,7 @@ def fields_not_written() -> dict[str, set[str]]:
     }
 
 
-def _statements(connection: BaseDatabaseWrapper) -> list[str]:
+def _statements(connection: BaseDatabaseWrapper) -> dict[str, str]:
     """The statements of one batch. On PostgreSQL each write and its history rows are one
     statement (a data-modifying WITH), so the history is copied from exactly the rows the
     write returned; elsewhere the history rows are selected back by employee."""
@@ -102,7 +103,8 @@ def _statements(connection: BaseDatabaseWrapper) -> list[str]:
     in_batch = "p.seq >= %(first)s AND p.seq < %(stop)s"
 
     def column(name: str) -> str:
-        return quote_name(EmployeeRevision._meta.get_field(name).column)
+        field: Any = EmployeeRevision._meta.get_field(name)
+        return quote_name(field.column)
 
     assignments = ", ".join(
         f"{column(name)} = {expression.format(revision=revision)}"
@@ -112,25 +114,30 @@ def _statements(connection: BaseDatabaseWrapper) -> list[str]:
         f"UPDATE {revision} SET {assignments} FROM {plan} p "  # noqa: S608
         f"WHERE {in_batch} AND p.revision_id = {revision}.id"
     )
+    inserted = ", ".join(column(name) for name in INSERT_EXPRESSIONS)
     insert = (
-        f"INSERT INTO {revision} ({', '.join(column(name) for name in INSERT_EXPRESSIONS)}) "  # noqa: S608
+        f"INSERT INTO {revision} ({inserted}) "  # noqa: S608 - identifiers only
         f"SELECT {', '.join(INSERT_EXPRESSIONS.values())} FROM {plan} p "
         f"WHERE {in_batch} AND p.revision_id IS NULL ORDER BY p.seq"
     )
     if connection.vendor == "postgresql":
         history_of_changed = _history_from("written", "'~'")
         history_of_created = _history_from("written", "'+'")
-        return [
-            f"WITH written AS ({update} RETURNING {revision}.*) {history_of_changed}",
-            f"WITH written AS ({insert} RETURNING *) {history_of_created}",
-        ]
+        return {
+            "change": f"WITH written AS ({update} RETURNING {revision}.*) {history_of_changed}",
+            "create": f"WITH written AS ({insert} RETURNING *) {history_of_created}",
+        }
     joined = (
         f"{plan} p JOIN {revision} r "
         "ON r.session_id = %(session)s AND r.employee_id = p.employee_id "
         f"WHERE {in_batch}"
     )
     history_type = "CASE WHEN p.revision_id IS NULL THEN '+' ELSE '~' END"
-    return [update, insert, _history_from(joined, history_type, alias="r")]
+    return {
+        "change": update,
+        "create": insert,
+        "history": _history_from(joined, history_type, alias="r"),
+    }
 
 
 def _history_from(source: str, history_type: str, *, alias: str = "") -> str:
@@ -168,8 +175,10 @@ def revision_plan_apply(
     moment = connection.ops.adapt_datetimefield_value(now)
     params = {"session": session_id, "now": moment, "user": actor_id, "reason": change_reason}
     with connection.cursor() as cursor:
-        for first in range(0, plan.rows, plan.chunk_size):
+        for number, kinds in sorted(plan.batches.items()):
+            first = number * plan.chunk_size
             batch = {**params, "first": first, "stop": first + plan.chunk_size}
-            for statement in statements:
-                cursor.execute(statement, batch)
+            for kind in ("change", "create", "history"):
+                if kind in statements and (kind in kinds or kind == "history"):
+                    cursor.execute(statements[kind], batch)
             on_chunk(min(first + plan.chunk_size, plan.rows))

@@ -59,6 +59,7 @@ class SessionTotals:
     employees: int
     card_lines: int
     receipt_lines: int
+    fingerprint: tuple[Any, ...]
 
 
 def effective_receipt_version_ids(
@@ -72,15 +73,25 @@ def effective_receipt_version_ids(
     )
 
 
+def revisions_fingerprint(session: ProcessingSession) -> tuple[Any, ...]:
+    """Changes when anyone writes a revision (a resolution bumps its version)."""
+    figures = EmployeeRevision.objects.filter(session=session).aggregate(
+        n=Count("pk"), versions=Sum("version"), last=Max("updated_at")
+    )
+    return (figures["n"], figures["versions"] or 0, figures["last"])
+
+
 def employee_totals_build(
     session: ProcessingSession,
     *,
     receipt_version: ReceiptVersion | None,
     connection: BaseDatabaseWrapper = default_connection,
 ) -> SessionTotals:
-    """Every employee of the session (card lines, receipt lines in effect, or an existing
-    revision) with their totals and revision id, numbered in employee-id order, in
-    EMPLOYEE_TOTALS."""
+    """Stage 3: every employee of the session (card lines, receipt lines in effect, or an
+    existing revision) with their totals and their revision as it stands, numbered in
+    employee-id order, in EMPLOYEE_TOTALS: one pass over the lines, and stage 4 reads
+    this table alone."""
+    fingerprint = revisions_fingerprint(session)
     version_ids = effective_receipt_version_ids(session, receipt_version)
     sql, params = _totals_sql(connection, session.pk, version_ids)
     EMPLOYEE_TOTALS.create(connection)
@@ -89,45 +100,77 @@ def employee_totals_build(
             # 100k groups do not fit the default 4 MB: the aggregate would spill to disk.
             cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, params)
-    EMPLOYEE_TOTALS.analyze(connection)
-    with connection.cursor() as cursor:
+        totals = _q(connection, EMPLOYEE_TOTALS.name)
         cursor.execute(
-            "SELECT COUNT(*), COALESCE(SUM(card_lines), 0), COALESCE(SUM(receipt_lines), 0) "  # noqa: S608
-            f"FROM {_q(connection, EMPLOYEE_TOTALS.name)}"
+            "SELECT COUNT(*), COALESCE(SUM(card_lines), 0), "  # noqa: S608 - identifiers only
+            f"COALESCE(SUM(receipt_lines), 0) FROM {totals}"
         )
         employees, card_lines, receipt_lines = cursor.fetchone()
-    return SessionTotals(int(employees), int(card_lines), int(receipt_lines))
+    return SessionTotals(int(employees), int(card_lines), int(receipt_lines), fingerprint)
+
+
+# The columns of EMPLOYEE_TOTALS after `seq`, as each source fills them; NULL elsewhere.
+# Money is integer cents, exact on every database.
+_CENTS = "CAST(ROUND({} * 100) AS bigint)"
+_TOTALS_SOURCES = {
+    "card": {
+        "card_cents": _CENTS.format("amount"),
+        "card_name": "NULLIF(employee_name, '')",
+        "card_lines": "1",
+    },
+    "receipt": {
+        "receipt_cents": _CENTS.format("amount"),
+        "receipt_name": "NULLIF(employee_name, '')",
+        "receipt_lines": "1",
+    },
+    "revision": {
+        "revision_id": "id",
+        "old_name": "employee_name",
+        "old_car_cents": _CENTS.format("car_amount"),
+        "old_receipt_cents": _CENTS.format("receipt_amount"),
+        "old_status": "status",
+        "old_has_card_lines": "CAST(has_card_lines AS integer)",
+        "old_resolution_note": "resolution_note",
+        "exported_car_cents": _CENTS.format("exported_car_amount"),
+        "exported_receipt_cents": _CENTS.format("exported_receipt_amount"),
+    },
+}
+_SUMMED = {"card_cents", "card_lines", "receipt_cents", "receipt_lines"}
 
 
 def _totals_sql(
     connection: BaseDatabaseWrapper, session_id: int, version_ids: list[int]
 ) -> tuple[str, list[Any]]:
-    # Identifiers come from the models, values are parameters.
-    card = _q(connection, CardTransaction._meta.db_table)
-    receipt = _q(connection, ReceiptLine._meta.db_table)
-    revision = _q(connection, EmployeeRevision._meta.db_table)
-    cents = "CAST(ROUND(amount * 100) AS bigint)"
-    parts = [
-        f"SELECT employee_id, {cents} AS card_cents, NULLIF(employee_name, '') AS card_name, "  # noqa: S608
-        "1 AS card_lines, 0 AS receipt_cents, NULL AS receipt_name, 0 AS receipt_lines, "
-        f"NULL AS revision_id FROM {card} WHERE session_id = %s",
-        f"SELECT employee_id, 0, NULL, 0, 0, NULL, 0, id FROM {revision} WHERE session_id = %s",  # noqa: S608
-    ]
-    params: list[Any] = [session_id, session_id]
+    """One INSERT … SELECT: the three sources stacked (UNION ALL), grouped by employee.
+    Identifiers come from the models, values are parameters."""
+    columns = EMPLOYEE_TOTALS.column_names[2:]  # after seq, employee_id
+    tables = {
+        "card": (CardTransaction, "session_id = %s", [session_id]),
+        "revision": (EmployeeRevision, "session_id = %s", [session_id]),
+    }
     if version_ids:
         placeholders = ", ".join(["%s"] * len(version_ids))
-        parts.append(
-            f"SELECT employee_id, 0, NULL, 0, {cents}, NULLIF(employee_name, ''), 1, NULL "  # noqa: S608
-            f"FROM {receipt} WHERE session_id = %s AND receipt_version_id IN ({placeholders})"
+        tables["receipt"] = (
+            ReceiptLine,
+            f"session_id = %s AND receipt_version_id IN ({placeholders})",
+            [session_id, *version_ids],
         )
-        params += [session_id, *version_ids]
-    columns = ", ".join(_q(connection, name) for name in EMPLOYEE_TOTALS.column_names)
+    parts, params = [], []
+    for source, (model, condition, values) in tables.items():
+        filled = _TOTALS_SOURCES[source]
+        selected = [
+            f"{filled.get(name, '0' if name in _SUMMED else 'NULL')} AS {name}" for name in columns
+        ]
+        table = _q(connection, model._meta.db_table)
+        fields = ", ".join(selected)
+        parts.append(f"SELECT employee_id, {fields} FROM {table} WHERE {condition}")  # noqa: S608
+        params += values
+    grouped = [f"{'SUM' if name in _SUMMED else 'MAX'}({name})" for name in columns]
+    names = ", ".join(_q(connection, name) for name in EMPLOYEE_TOTALS.column_names)
     sql = (
-        f"INSERT INTO {_q(connection, EMPLOYEE_TOTALS.name)} ({columns}) "  # noqa: S608
-        "SELECT ROW_NUMBER() OVER (ORDER BY employee_id), employee_id, SUM(card_cents), "
-        "MAX(card_name), SUM(card_lines), SUM(receipt_cents), MAX(receipt_name), "
-        f"SUM(receipt_lines), MAX(revision_id) FROM ({' UNION ALL '.join(parts)}) lines "
-        "GROUP BY employee_id"
+        f"INSERT INTO {_q(connection, EMPLOYEE_TOTALS.name)} ({names}) "  # noqa: S608
+        f"SELECT ROW_NUMBER() OVER (ORDER BY employee_id), employee_id, {', '.join(grouped)} "
+        f"FROM ({' UNION ALL '.join(parts)}) lines GROUP BY employee_id"
     )
     return sql, params
 
@@ -181,6 +224,9 @@ class Decision(NamedTuple):
 
 def _money_problem(state: EmployeeState) -> str:
     """Amounts a revision cannot hold: that employee is reported, the others applied."""
+    largest = abs(state.card_cents) + abs(state.receipt_cents)
+    if largest <= MAX_CENTS:  # the usual case, decided without building anything
+        return ""
     figures = {
         "card total": state.card_cents,
         "receipts total": state.receipt_cents,
@@ -290,6 +336,19 @@ class RevisionPlan:
     next_delta: dict[str, Any] | None = None
     fingerprint: tuple[Any, ...] = ()
     connection_key: int = 0
+    # Per apply batch, which writes it holds ("create", "change"): the apply skips the
+    # statements a batch does not need (an initial run changes nothing, a rerun creates none).
+    batches: dict[int, set[str]] = field(default_factory=dict)
+
+    def add_rows(self, rows: list[PlannedRevision]) -> list[tuple[Any, ...]]:
+        """Number the rows for REVISION_PLAN and note which batches they fall in."""
+        numbered = []
+        for row in rows:
+            kind = "create" if row.revision_id is None else "change"
+            self.batches.setdefault(self.rows // self.chunk_size, set()).add(kind)
+            numbered.append((self.rows, *row))
+            self.rows += 1
+        return numbered
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -298,14 +357,6 @@ class RevisionPlan:
             "truncated": sum(self.counts.values()) - self.counts["unchanged"] > len(self.diff),
             "errors": self.problem_count,
         }
-
-
-def revisions_fingerprint(session: ProcessingSession) -> tuple[Any, ...]:
-    """Changes when anyone writes a revision (a resolution bumps its version)."""
-    figures = EmployeeRevision.objects.filter(session=session).aggregate(
-        n=Count("pk"), versions=Sum("version"), last=Max("updated_at")
-    )
-    return (figures["n"], figures["versions"] or 0, figures["last"])
 
 
 def connection_key(connection: BaseDatabaseWrapper) -> int:
@@ -324,7 +375,7 @@ def revision_plan_build(
 ) -> RevisionPlan:
     """Stage 4: decide every employee, chunk by chunk, into REVISION_PLAN."""
     plan = RevisionPlan(employees=totals.employees, chunk_size=CHUNK_SIZE)
-    plan.fingerprint = revisions_fingerprint(session)
+    plan.fingerprint = totals.fingerprint
     plan.next_delta = (
         {"new": 0, "changed": 0, "total_amount": "0.00", "employee_ids": []}
         if with_next_delta
@@ -337,13 +388,12 @@ def revision_plan_build(
             _plan_one(plan, state, tolerance=session.tolerance, processed=processed_version)
             for state in states
         ]
-        rows = [row for row in planned_rows if row is not None]
         REVISION_PLAN.load(
-            connection, [(plan.rows + index, *row) for index, row in enumerate(rows)]
+            connection, plan.add_rows([row for row in planned_rows if row is not None])
         )
-        plan.rows += len(rows)
         on_chunk(min(first + plan.chunk_size - 1, totals.employees))
-    REVISION_PLAN.analyze(connection)
+    if any("change" in kinds for kinds in plan.batches.values()):
+        REVISION_PLAN.analyze(connection)  # the apply joins it to the revisions
     plan.connection_key = connection_key(connection)
     return plan
 
@@ -375,7 +425,7 @@ def _next_delta_add(delta: dict[str, Any], state: EmployeeState, decision: Decis
         return
     exported_car, exported_receipt = state.exported_car_cents, state.exported_receipt_cents
     after = EmployeeRevision(
-        status=planned.status if planned else state.old_status,
+        status=planned.status if planned else (state.old_status or ""),
         car_amount=planned.car_amount if planned else cents_to_amount(state.old_car_cents or 0),
         receipt_amount=(
             planned.receipt_amount if planned else cents_to_amount(state.old_receipt_cents or 0)
@@ -394,20 +444,11 @@ def _next_delta_add(delta: dict[str, Any], state: EmployeeState, decision: Decis
 
 
 def _states_read(connection: BaseDatabaseWrapper, first: int, last: int) -> list[EmployeeState]:
-    totals = _q(connection, EMPLOYEE_TOTALS.name)
-    revision = _q(connection, EmployeeRevision._meta.db_table)
-
-    def cents(column: str) -> str:
-        return f"CAST(ROUND(r.{column} * 100) AS bigint)"
-
-    sql = (
-        "SELECT t.employee_id, t.card_cents, t.card_name, t.card_lines, t.receipt_cents, "  # noqa: S608
-        "t.receipt_name, t.receipt_lines, r.id, r.employee_name, "
-        f"{cents('car_amount')}, {cents('receipt_amount')}, r.status, r.has_card_lines, "
-        f"r.resolution_note, {cents('exported_car_amount')}, {cents('exported_receipt_amount')} "
-        f"FROM {totals} t LEFT JOIN {revision} r ON r.id = t.revision_id "
-        "WHERE t.seq BETWEEN %s AND %s ORDER BY t.seq"
-    )
+    columns = ", ".join(EMPLOYEE_TOTALS.column_names[1:])  # EmployeeState's order
     with connection.cursor() as cursor:
-        cursor.execute(sql, [first, last])
+        cursor.execute(
+            f"SELECT {columns} FROM {_q(connection, EMPLOYEE_TOTALS.name)} "  # noqa: S608
+            "WHERE seq BETWEEN %s AND %s ORDER BY seq",
+            [first, last],
+        )
         return [EmployeeState(*row) for row in cursor.fetchall()]

@@ -33,9 +33,10 @@ def lines_insert(
         return _bulk_create_in_batches(model, instances, batch_size)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
     counted = _Counted(_values(line, fields) for line in lines)
-    copy_rows(connection, f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN", counted)
+    table = quote(model._meta.db_table)
+    copy_rows(connection, f"COPY {table} ({columns}) FROM STDIN", counted)
     return counted.count
 
 

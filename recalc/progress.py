@@ -85,9 +85,10 @@ class JobMonitor:
         self.check_cancel()
 
     def check_cancel(self) -> None:
+        table = RecalcJob._meta.db_table
         with self._connection().cursor() as cursor:
             cursor.execute(
-                f"SELECT cancel_requested FROM {RecalcJob._meta.db_table} WHERE id = %s",  # noqa: S608
+                f"SELECT cancel_requested FROM {table} WHERE id = %s",  # noqa: S608
                 [self.job_id],
             )
             row = cursor.fetchone()
@@ -137,10 +138,10 @@ class JobMonitor:
     def _fenced_update(self, db: BaseDatabaseWrapper, values: dict[str, Any]) -> int:
         meta = RecalcJob._meta
         quote = db.ops.quote_name
-        assignments = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in values)
+        fields: dict[str, Any] = {name: meta.get_field(name) for name in values}
+        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields.values())
         params = [
-            meta.get_field(name).get_db_prep_value(value, connection=db)
-            for name, value in values.items()
+            field.get_db_prep_value(values[name], connection=db) for name, field in fields.items()
         ]
         with db.cursor() as cursor:
             cursor.execute(

@@ -25,7 +25,8 @@ from recalc.engine import (
 )
 from recalc.models import RecalcJob
 from recalc.progress import APPLY_STAGE, JobCancelled, JobLost, JobMonitor
-from sessions_app.models import CardTransaction, ProcessingSession, ReceiptVersion
+from sessions_app.models import ProcessingSession, ReceiptVersion
+from sessions_app.services import session_status_set
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +96,11 @@ def change_reason(job: RecalcJob) -> str:
 def _stage_validate(job: RecalcJob, monitor: JobMonitor) -> None:
     # Files are parsed and validated, and their lines stored, at upload: a bad file never
     # gets this far. These stages report what the upload stored.
-    card_lines = CardTransaction.objects.filter(session=job.session).count()
+    card_lines = job.session.card_row_count
     monitor.begin(1, f"{card_lines} card lines validated at upload")
     monitor.stage_done(1)
-    receipt_lines = job.receipt_version.lines.count() if job.receipt_version else 0
+    version = job.receipt_version
+    receipt_lines = version.row_count - version.duplicate_count if version else 0
     stored = card_lines + receipt_lines
     monitor.begin(
         2, f"{card_lines} card lines and {receipt_lines} receipt lines stored", total=stored
@@ -151,14 +153,12 @@ def _counts_message(plan: RevisionPlan) -> str:
     return message
 
 
-def _plan_still_valid(plan: RevisionPlan | None, session: ProcessingSession) -> bool:
+def _plan_still_valid(plan: RevisionPlan, session: ProcessingSession) -> bool:
     """A plan from stage 4 is used only if its scratch table is still on this connection and
     nobody wrote a revision since (say, resolved an employee while the job ran)."""
-    return (
-        plan is not None
-        and plan.connection_key == connection_key(connection)
-        and plan.fingerprint == revisions_fingerprint(session)
-    )
+    return plan.connection_key == connection_key(
+        connection
+    ) and plan.fingerprint == revisions_fingerprint(session)
 
 
 def _stage_apply(job: RecalcJob, monitor: JobMonitor, plan: RevisionPlan | None) -> RevisionPlan:
@@ -166,10 +166,9 @@ def _stage_apply(job: RecalcJob, monitor: JobMonitor, plan: RevisionPlan | None)
     with monitor.beside_transaction(), transaction.atomic():
         session = ProcessingSession.objects.select_for_update().get(pk=job.session_id)
         monitor.check_cancel()
-        if not _plan_still_valid(plan, session):
+        if plan is None or not _plan_still_valid(plan, session):
             plan = _plan_build(job, session, monitor, stage=APPLY_STAGE)
         monitor.begin(APPLY_STAGE, f"Writing {plan.rows} revisions", total=plan.rows)
-        assert plan is not None
         revision_plan_apply(
             plan,
             session_id=session.pk,
@@ -190,9 +189,12 @@ def _mark_applied(
         ReceiptVersion.objects.filter(pk=job.receipt_version_id).update(
             state=ReceiptVersion.State.APPLIED
         )
-    ProcessingSession.objects.filter(pk=session.pk).exclude(
-        status=ProcessingSession.Status.CLOSED
-    ).update(status=ProcessingSession.Status.COMPLETED, updated_at=timezone.now())
+    session_status_set(
+        session_id=session.pk,
+        status=ProcessingSession.Status.COMPLETED,
+        actor=job.created_by,
+        reason=change_reason(job),
+    )
     job.diff = {**plan.summary(), **_kept_preview_extras(job)}
     # The stage is marked done in the apply's own transaction, fenced by the attempt: a
     # worker declared lost meanwhile rolls its whole apply back here.

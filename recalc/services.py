@@ -21,8 +21,9 @@ from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from audit.models import ActivityEvent, Notification
-from audit.services import activity_event_record, notification_send
+from audit.models import ActivityEvent
+from audit.services import activity_event_record
+from recalc.endings import job_end, job_locked, session_after_unapplied_job
 from recalc.models import RecalcJob
 from recalc.progress import (
     APPLY_STAGE,
@@ -36,6 +37,7 @@ from recalc.tables import scratch_tables_drop
 from sessions_app.errors import InvalidState, JobActive, SessionClosed
 from sessions_app.models import ProcessingSession, ReceiptVersion
 from sessions_app.selectors import active_job_for
+from sessions_app.services import session_status_set
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ def recalc_job_enqueue(
             )
     except IntegrityError:
         raise _job_active_error(session) from None
-    _session_status_for_job(session, kind)
+    _session_status_for_job(session, job, actor)
     transaction.on_commit(lambda: recalc_job_dispatch(job_id=job.pk))
     return job
 
@@ -99,13 +101,19 @@ def _user(actor: Any) -> Any:
     return actor if actor is not None and actor.is_authenticated else None
 
 
-def _session_status_for_job(session: ProcessingSession, kind: str) -> None:
+def _session_status_for_job(session: ProcessingSession, job: RecalcJob, actor: Any) -> None:
+    """The session's lifecycle move, with its history row (sessions_app records those)."""
     moving_to = (
         ProcessingSession.Status.PROCESSING
-        if kind == RecalcJob.Kind.INITIAL
+        if job.kind == RecalcJob.Kind.INITIAL
         else ProcessingSession.Status.REPROCESSING
     )
-    ProcessingSession.objects.filter(pk=session.pk).update(status=moving_to)
+    session_status_set(
+        session_id=session.pk,
+        status=moving_to,
+        actor=actor,
+        reason=f"job {job.pk}: {job.get_kind_display().lower()}",
+    )
     session.status = moving_to
 
 
@@ -195,7 +203,7 @@ def recalc_job_run(*, job_id: int) -> RecalcJob | None:
     try:
         _job_conclude(job, monitor, stages_run(job, monitor))
     except JobCancelled:
-        _job_end(
+        job_end(
             job,
             status=RecalcJob.Status.CANCELLED,
             message="Cancelled; nothing was changed.",
@@ -205,7 +213,7 @@ def recalc_job_run(*, job_id: int) -> RecalcJob | None:
         logger.warning("job %s: attempt %s lost the job; stopping", job.pk, monitor.attempt)
     except Exception as exc:
         logger.exception("recalc job %s failed", job.pk)
-        _job_end(
+        job_end(
             job,
             status=RecalcJob.Status.FAILED,
             message=f"Failed: {exc}"[:500],
@@ -247,121 +255,13 @@ def _job_conclude(job: RecalcJob, monitor: JobMonitor, outcome: StagesOutcome) -
         errors = [{"stage": STAGES[4], **problem} for problem in plan.problems]
         if plan.problem_count > len(plan.problems):
             errors.append({"stage": STAGES[4], "error": f"{plan.problem_count} in all"})
-    _job_end(
+    job_end(
         job,
         status=RecalcJob.Status.COMPLETED,
         message=message if counts else "Done",
         errors=errors,
         attempt=monitor.attempt,
     )
-
-
-# --- Endings --------------------------------------------------------------------------------------
-
-
-def _job_end(
-    job: RecalcJob,
-    *,
-    status: str,
-    message: str,
-    errors: list[Any] | None = None,
-    attempt: int | None = None,
-    only_if: Q | None = None,
-    notify: bool = True,
-) -> bool:
-    """Move a job to a final status, with its event and notification. `attempt` (a runner)
-    or `only_if` (the watchdog) make it conditional; False when the condition failed."""
-    now = timezone.now()
-    with transaction.atomic():
-        _session_lock(job.session_id)
-        jobs = RecalcJob.objects.filter(pk=job.pk)
-        if attempt is not None:
-            jobs = jobs.filter(status=RecalcJob.Status.RUNNING, attempts=attempt)
-        if only_if is not None:
-            jobs = jobs.filter(only_if)
-        held = list(jobs.select_for_update().values_list("errors", flat=True))
-        if not held:
-            return False
-        fields: dict[str, Any] = {
-            "status": status,
-            "message": message[:500],
-            "finished_at": now,
-            "heartbeat_at": now,
-        }
-        if status == RecalcJob.Status.COMPLETED:
-            fields.update(stage=6, stage_name=STAGES[6], progress=1.0, completed_stage=6)
-        if errors:
-            fields["errors"] = list(held[0] or []) + errors
-        jobs.update(**fields)
-        if status != RecalcJob.Status.COMPLETED:
-            _session_after_unapplied_job(job, status)
-        _job_end_event(job, status, message, errors or [])
-        if notify:
-            _notify(job, status, message, has_errors=bool(errors))
-    return True
-
-
-def _session_lock(session_id: int) -> None:
-    """Session row first, then the job row: the order the apply transaction takes them, so
-    the watchdog or an operator never deadlocks with an apply in progress."""
-    list(ProcessingSession.objects.select_for_update().filter(pk=session_id).values_list("pk"))
-
-
-def _job_locked(job: RecalcJob) -> RecalcJob:
-    _session_lock(job.session_id)
-    return (
-        RecalcJob.objects.select_for_update(of=("self",)).select_related("session").get(pk=job.pk)
-    )
-
-
-def _job_end_event(job: RecalcJob, status: str, message: str, errors: list[Any]) -> None:
-    verb = {
-        RecalcJob.Status.COMPLETED: ActivityEvent.Verb.JOB_FINISHED,
-        RecalcJob.Status.FAILED: ActivityEvent.Verb.JOB_FAILED,
-        RecalcJob.Status.CANCELLED: ActivityEvent.Verb.JOB_CANCELLED,
-    }[status]
-    activity_event_record(
-        verb=verb,
-        message=f"Job {job.pk} {status}: {message}",
-        actor=job.created_by,
-        session=job.session,
-        details={"job": job.pk, "kind": job.kind, "errors": errors[:20]},
-    )
-
-
-def _session_after_unapplied_job(job: RecalcJob, status: str) -> None:
-    """A job that did not apply leaves the session as it was before it."""
-    if job.receipt_version_id and status == RecalcJob.Status.CANCELLED:
-        ReceiptVersion.objects.filter(
-            pk=job.receipt_version_id, state=ReceiptVersion.State.PENDING
-        ).update(state=ReceiptVersion.State.DISCARDED)
-    session = ProcessingSession.objects.get(pk=job.session_id)
-    if session.is_closed:
-        return
-    ever_completed = job.kind != RecalcJob.Kind.INITIAL or session.revisions.exists()
-    new_status = (
-        ProcessingSession.Status.COMPLETED if ever_completed else ProcessingSession.Status.FAILED
-    )
-    ProcessingSession.objects.filter(pk=session.pk).update(status=new_status)
-
-
-def _notify(job: RecalcJob, status: str, message: str, *, has_errors: bool = False) -> None:
-    if job.created_by is None:
-        return
-    level = {
-        RecalcJob.Status.COMPLETED: Notification.Level.SUCCESS,
-        RecalcJob.Status.FAILED: Notification.Level.ERROR,
-    }.get(status, Notification.Level.INFO)
-    if has_errors:
-        level = Notification.Level.ERROR
-    text = f"Session '{job.session.name}': recalculation {status}. {message}"
-    notification_send(
-        user=job.created_by, message=text, link=f"/sessions/{job.session_id}/", level=level
-    )
-    if job.created_by.email:
-        from recalc.notifications import job_end_email_send
-
-        transaction.on_commit(lambda: job_end_email_send(job_id=job.pk))
 
 
 # --- Operator actions -----------------------------------------------------------------------------
@@ -378,9 +278,9 @@ def recalc_job_cancel(*, job: RecalcJob, actor: Any) -> RecalcJob:
     )
     if not flagged:
         with transaction.atomic():
-            job = _job_locked(job)
+            job = job_locked(job)
             if job.status == RecalcJob.Status.QUEUED:
-                _job_end(
+                job_end(
                     job, status=RecalcJob.Status.CANCELLED, message=f"Cancelled by {_who(actor)}."
                 )
             elif job.status == RecalcJob.Status.RUNNING:
@@ -393,7 +293,7 @@ def recalc_job_cancel(*, job: RecalcJob, actor: Any) -> RecalcJob:
 
 def recalc_job_discard(*, job: RecalcJob, actor: Any) -> RecalcJob:
     with transaction.atomic():
-        job = _job_locked(job)
+        job = job_locked(job)
         if job.status != RecalcJob.Status.AWAITING_CONFIRMATION:
             raise InvalidState(
                 f"Job {job.pk} is {job.status}, not a preview awaiting confirmation."
@@ -407,7 +307,7 @@ def recalc_job_discard(*, job: RecalcJob, actor: Any) -> RecalcJob:
             finished_at=timezone.now(),
             message=f"Preview discarded by {_who(actor)}; nothing was changed.",
         )
-        _session_after_unapplied_job(job, RecalcJob.Status.CANCELLED)
+        session_after_unapplied_job(job, RecalcJob.Status.CANCELLED)
         activity_event_record(
             verb=ActivityEvent.Verb.JOB_DISCARDED,
             message=f"Preview job {job.pk} discarded",
@@ -423,7 +323,7 @@ def recalc_job_apply(*, job: RecalcJob, actor: Any) -> RecalcJob:
     """Confirm a preview: the job goes back to the queue and resumes at the apply stage,
     which compares again inside its transaction (the session may have moved since)."""
     with transaction.atomic():
-        job = _job_locked(job)
+        job = job_locked(job)
         if job.status != RecalcJob.Status.AWAITING_CONFIRMATION:
             raise InvalidState(
                 f"Job {job.pk} is {job.status}, not a preview awaiting confirmation."
@@ -451,7 +351,7 @@ def recalc_job_apply(*, job: RecalcJob, actor: Any) -> RecalcJob:
 def recalc_job_resume(*, job: RecalcJob, actor: Any, actor_label: str = "") -> RecalcJob:
     """Requeue a failed job; it resumes after its last completed stage."""
     with transaction.atomic():
-        job = _job_locked(job)
+        job = job_locked(job)
         if job.status != RecalcJob.Status.FAILED:
             raise InvalidState(f"Job {job.pk} is {job.status}; only a failed job can be resumed.")
         session = job.session
@@ -467,7 +367,7 @@ def recalc_job_resume(*, job: RecalcJob, actor: Any, actor_label: str = "") -> R
                 )
         except IntegrityError:
             raise _job_active_error(session) from None
-        _session_status_for_job(session, job.kind)
+        _session_status_for_job(session, job, actor)
         activity_event_record(
             verb=ActivityEvent.Verb.JOB_RESUMED,
             message=f"Job {job.pk} resumed after stage {job.completed_stage}",
@@ -498,7 +398,7 @@ def recalc_jobs_fail_stale(*, older_than: timedelta | None = None) -> list[int]:
     ).select_related("session__engagement", "created_by")
     failed = []
     for job in stale:
-        lost = _job_end(
+        lost = job_end(
             job,
             status=RecalcJob.Status.FAILED,
             message="Worker lost: no heartbeat; the job can be resumed.",

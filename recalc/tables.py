@@ -49,7 +49,8 @@ class ScratchTable:
             copy_rows(connection, f"COPY {quote(self.name)} ({names}) FROM STDIN", rows)
             return
         placeholders = ", ".join(["%s"] * len(self.columns))
-        insert = f"INSERT INTO {quote(self.name)} ({names}) VALUES ({placeholders})"  # noqa: S608
+        table = quote(self.name)
+        insert = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
         with connection.cursor() as cursor:
             cursor.executemany(insert, rows)
 
@@ -85,6 +86,14 @@ EMPLOYEE_TOTALS = ScratchTable(
         ("receipt_name", "varchar(200) NULL"),
         ("receipt_lines", "integer NOT NULL"),
         ("revision_id", "bigint NULL"),
+        ("old_name", "varchar(200) NULL"),
+        ("old_car_cents", "bigint NULL"),
+        ("old_receipt_cents", "bigint NULL"),
+        ("old_status", "varchar(20) NULL"),
+        ("old_has_card_lines", "integer NULL"),
+        ("old_resolution_note", "text NULL"),
+        ("exported_car_cents", "bigint NULL"),
+        ("exported_receipt_cents", "bigint NULL"),
     ),
     primary_key="seq",
 )
