@@ -33,7 +33,9 @@ def test_it_lists_rows_changed_outside_the_services(make_session):
         call_command("audit_history_check", "--since", start.isoformat(), stderr=err)
     assert f"sessions_app.ProcessingSession {session.pk}" in err.getvalue()
     assert "no user and reason" in err.getvalue()
-    assert ProcessingSession.history.filter(id=session.pk).count() == 2
+    assert (
+        ProcessingSession.history.filter(id=session.pk).count() == 3
+    )  # created, completed, the hand edit
 
 
 def test_it_records_the_actor_of_a_command(make_session, operator, settings, tmp_path):
