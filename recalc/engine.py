@@ -248,14 +248,19 @@ def employee_decide(
     problem = _money_problem(state)
     if problem:
         return Decision("error", None, problem)
-    car, receipt = cents_to_amount(state.card_cents), cents_to_amount(state.receipt_cents)
     has_card_lines = state.card_lines > 0
+    # The rules read the same in cents (tolerance scaled alike): amounts become Decimal only
+    # for the revisions that are written, most of a reprocess's employees are not.
     status = classify(
-        car_amount=car, receipt_amount=receipt, tolerance=tolerance, has_card_lines=has_card_lines
+        car_amount=state.card_cents,
+        receipt_amount=state.receipt_cents,
+        tolerance=tolerance.scaleb(2),
+        has_card_lines=has_card_lines,
     )
     # SPEC §4: the statement's name wins; receipts only for employees without card lines.
     name = state.card_name or state.receipt_name or state.old_name or ""
     if state.revision_id is None:
+        car, receipt = cents_to_amount(state.card_cents), cents_to_amount(state.receipt_cents)
         planned = PlannedRevision(
             None, state.employee_id, name, car, receipt, receipt - car, status,
             has_card_lines, False, processed_version, False,
@@ -278,6 +283,7 @@ def employee_decide(
     )
     if not visible:
         return Decision(change, None)
+    car, receipt = cents_to_amount(state.card_cents), cents_to_amount(state.receipt_cents)
     planned = PlannedRevision(
         state.revision_id, state.employee_id, name, car, receipt, receipt - car, status,
         has_card_lines, amounts_changed, processed_version, clears_resolution,

@@ -68,11 +68,16 @@ class EmployeeResult:
 
 
 def classify(
-    *, car_amount: Decimal, receipt_amount: Decimal, tolerance: Decimal, has_card_lines: bool
+    *,
+    car_amount: Decimal | int,
+    receipt_amount: Decimal | int,
+    tolerance: Decimal | int,
+    has_card_lines: bool,
 ) -> str:
     """The computed status of one employee (`resolved` is an operator's decision, never
     computed). Without card lines it is always no_card_activity: there is no charge to
-    match, so such an employee must never become export-ready by falling in tolerance."""
+    match, so such an employee must never become export-ready by falling in tolerance.
+    The three amounts may be in any one unit (the recalculation passes integer cents)."""
     if tolerance < 0:
         raise ValueError("tolerance cannot be negative")
     if not has_card_lines:

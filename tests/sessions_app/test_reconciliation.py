@@ -8,6 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from sessions_app.ingestion import ParsedLine, parse_statement
 from sessions_app.reconciliation import (
@@ -242,3 +244,27 @@ def test_it_accepts_any_line_like_object() -> None:
 
 def test_it_returns_nothing_for_no_lines() -> None:
     assert reconcile([], [], tolerance=TOLERANCE) == []
+
+
+cents = st.integers(min_value=-(10**12), max_value=10**12)
+
+
+@given(car=cents, receipt=cents, tolerance=st.integers(min_value=0, max_value=10**6))
+@example(car=10_000, receipt=10_100, tolerance=100)  # exactly at the tolerance
+@example(car=10_000, receipt=9_899, tolerance=100)  # one cent beyond it
+def test_the_rules_decide_the_same_in_cents_as_in_amounts(car, receipt, tolerance):
+    """The recalculation classifies on integer cents with the tolerance scaled alike."""
+    for has_card_lines in (True, False):
+        in_amounts = classify(
+            car_amount=Decimal(car).scaleb(-2),
+            receipt_amount=Decimal(receipt).scaleb(-2),
+            tolerance=Decimal(tolerance).scaleb(-2),
+            has_card_lines=has_card_lines,
+        )
+        in_cents = classify(
+            car_amount=car,
+            receipt_amount=receipt,
+            tolerance=Decimal(tolerance).scaleb(-2).scaleb(2),
+            has_card_lines=has_card_lines,
+        )
+        assert in_cents == in_amounts
