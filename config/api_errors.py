@@ -150,7 +150,7 @@ ERROR_DESCRIPTIONS = {
     "404": "not_found: no such object, or one of an engagement you are not a member of",
     "406": "not_acceptable",
     "409": "session_closed, job_active, nothing_to_export, confirm_required, stale_version, "
-    "duplicate_file, invalid_state",
+    "duplicate_file, invalid_state, card_replace_not_allowed",
     "415": "unsupported_media_type",
     "429": "throttled (details.wait_seconds)",
 }

@@ -14,6 +14,7 @@ session_urls = [
     path("", sessions_api.SessionDetailApi.as_view(), name="api-session"),
     path("switch/", sessions_api.SessionSwitchApi.as_view(), name="api-session-switch"),
     path("close/", sessions_api.SessionCloseApi.as_view(), name="api-session-close"),
+    path("card/", sessions_api.SessionCardReplaceApi.as_view(), name="api-session-card"),
     path("receipts/", sessions_api.ReceiptListUploadApi.as_view(), name="api-receipts"),
     path(
         "receipts/<int:version>/reapply/",

@@ -45,6 +45,7 @@ from sessions_app.services import (
     receipt_version_reapply,
     receipt_version_upload,
     revision_resolve,
+    session_card_replace,
     session_close,
     session_create,
     session_update,
@@ -240,6 +241,37 @@ class SessionCloseApi(APIView):
         data = validated(s.SessionCloseSerializer, request.data)
         session = session_close(session=session, reason=data["reason"], actor=request.user)
         return Response(session_row(request.user, session))
+
+
+class SessionCardReplaceApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        tags=["sessions"],
+        request=s.CardReplaceSerializer,
+        responses={202: s.SessionAndJobSerializer},
+        description="Replaces the card statement (CAR) and queues the recalculation of every "
+        "employee. Allowed only before the session's first pVault export (409 "
+        "card_replace_not_allowed after it, even if that batch was voided); a file identical "
+        "to the current statement is refused (409 duplicate_file) unless `force`.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        session = session_for(request.user, pk, write=True)
+        upload_size_guard(request, files=1)
+        data = validated(s.CardReplaceSerializer, request.data)
+        job = session_card_replace(
+            session=session,
+            file=data["file"],
+            profile=profile_named(session.engagement, data.get("profile"), field="profile"),
+            note=data["note"],
+            force=data["force"],
+            actor=request.user,
+        )
+        job.refresh_from_db()
+        return Response(
+            {"session": session_row(request.user, session), "job": RecalcJobSerializer(job).data},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class SessionBulkCloseApi(APIView):

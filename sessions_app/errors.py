@@ -63,6 +63,14 @@ class InvalidState(DomainError):
     http_status = 409
 
 
+class CardReplaceNotAllowed(DomainError):
+    """The card statement of a session that went to pVault cannot be swapped: what pVault
+    holds was computed from it."""
+
+    code = "card_replace_not_allowed"
+    http_status = 409
+
+
 @dataclass(frozen=True)
 class RowError:
     """One problem in an uploaded file. `line` is the 1-based physical line

@@ -206,6 +206,30 @@ class ReceiptUploadForm(forms.Form):
         _choices_from(self.fields["profile"], _profiles_of([session.engagement]))
 
 
+class CardReplaceForm(forms.Form):
+    file = forms.FileField(
+        label="Corrected card statement (CAR)",
+        help_text="CSV or XLSX from the bank; its lines take the place of the current ones.",
+    )
+    profile = EngagementProfileChoiceField(
+        queryset=ImportProfile.objects.none(),
+        required=False,
+        empty_label="Detect the columns",
+        label="Import profile",
+    )
+    note = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why the statement is replaced; kept in the audit trail.",
+    )
+    force = forms.BooleanField(required=False, label="Replace it anyway")
+
+    def __init__(self, *args: Any, session: ProcessingSession, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices_from(self.fields["profile"], _profiles_of([session.engagement]))
+
+
 class ReceiptReapplyForm(forms.Form):
     note = forms.CharField(required=False, max_length=2000)
 

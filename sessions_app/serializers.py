@@ -155,6 +155,22 @@ class SessionBulkCloseSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=NOTE_MAX)
 
 
+class CardReplaceSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The corrected card activity report (CSV or XLSX).")
+    profile = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="Import profile name."
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_MAX, default="")
+    force = serializers.BooleanField(
+        default=False, help_text="Replace even with a file identical to the current statement."
+    )
+
+
+class SessionAndJobSerializer(serializers.Serializer):
+    session = SessionSerializer()
+    job = RecalcJobSerializer()
+
+
 class BulkResultSerializer(serializers.Serializer):
     session_id = serializers.IntegerField()
     ok = serializers.BooleanField()

@@ -15,6 +15,7 @@ urlpatterns = [
     path(session, views.session_detail, name="session_detail"),
     path(f"{session}close/", views.session_close_view, name="session_close"),
     path(f"{session}receipts/new/", views.receipts_upload, name="receipts_upload"),
+    path(f"{session}card/replace/", views.card_replace, name="card_replace"),
     path(
         f"{session}receipts/<int:version>/reapply/",
         views.receipt_reapply,

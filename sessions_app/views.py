@@ -1,5 +1,5 @@
 """Operator pages for sessions: list, new session, the session page and its live panels,
-receipts, close, switch, employee detail.
+receipts, card statement replacement, close, switch, employee detail.
 
 Views parse input, check access through the selectors, call a service and show its domain
 error. htmx requests get the named partial of the page (see STYLE.md, HTMX pages)."""
@@ -37,6 +37,7 @@ from recalc.models import RecalcJob
 from sessions_app.errors import DomainError, DuplicateFile, InvalidFile
 from sessions_app.forms import (
     EMPLOYEE_SORTS,
+    CardReplaceForm,
     ColumnMappingForm,
     EmployeeFilterForm,
     ReceiptReapplyForm,
@@ -67,10 +68,12 @@ from sessions_app.selectors import (
     with_session_figures,
 )
 from sessions_app.services import (
+    card_replace_refusal,
     import_profile_save,
     receipt_version_reapply,
     receipt_version_upload,
     revision_resolve,
+    session_card_replace,
     session_close,
     session_create,
     user_current_session_switch,
@@ -80,6 +83,7 @@ DETAIL = "sessions_app/session_detail.html"
 LIST = "sessions_app/session_list.html"
 NEW = "sessions_app/session_new.html"
 RECEIPTS = "sessions_app/receipts_upload.html"
+CARD = "sessions_app/card_replace.html"
 CLOSE = "sessions_app/session_close.html"
 PROFILE = "sessions_app/import_profile_new.html"
 EMPLOYEE = "sessions_app/employee_detail.html"
@@ -378,7 +382,10 @@ def session_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _header_context(request: HtmxHttpRequest, session: ProcessingSession) -> dict[str, Any]:
-    return {"active_job": active_job_for(session)}
+    return {
+        "active_job": active_job_for(session),
+        "card_replaceable": card_replace_refusal(session) is None,
+    }
 
 
 def _summary_context(request: HtmxHttpRequest, session: ProcessingSession) -> dict[str, Any]:
@@ -520,7 +527,12 @@ def _receipts_store(form: ReceiptUploadForm, session: ProcessingSession, user: A
 
 
 def _upload_refused(
-    request: HtmxHttpRequest, context: dict[str, Any], error: DomainError
+    request: HtmxHttpRequest,
+    context: dict[str, Any],
+    error: DomainError,
+    *,
+    template: str = RECEIPTS,
+    url_name: str = "sessions_app:receipts_upload",
 ) -> HttpResponse:
     """The reason a file was refused, under the form: with htmx only that part is replaced,
     so the chosen file stays selected for a forced or corrected retry."""
@@ -532,16 +544,51 @@ def _upload_refused(
                 "header": error.found_headers,
                 "engagement": context["session"].engagement_id,
                 "profile_field": "profile",
-                "next": reverse("sessions_app:receipts_upload", args=[context["session"].pk]),
+                "next": reverse(url_name, args=[context["session"].pk]),
             },
             doseq=True,
         )
     status = domain_status(error)
     if not request.htmx:
-        return render(request, RECEIPTS, context, status=status)
-    response = render(request, f"{RECEIPTS}#upload-problem", context, status=status)
+        return render(request, template, context, status=status)
+    response = render(request, f"{template}#upload-problem", context, status=status)
     retarget(response, "#upload-problem")
     return reswap(response, "outerHTML")
+
+
+# --- Card statement replacement -------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def card_replace(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    session = get_session_for(request.user, pk, write=True)
+    initial = {"profile": request.GET["profile"]} if request.GET.get("profile") else None
+    form = CardReplaceForm(
+        request.POST or None, request.FILES or None, session=session, initial=initial
+    )
+    context: dict[str, Any] = {"session": session, "form": form}
+    if request.method == "GET" or not form.is_valid():
+        context["refusal"] = card_replace_refusal(session)
+        status = 200 if request.method == "GET" else 422
+        return dialog_response(request, CARD, context, form="card-form", status=status)
+    data = form.cleaned_data
+    try:
+        session_card_replace(
+            session=session,
+            file=data["file"],
+            profile=data["profile"],
+            note=data["note"],
+            force=data["force"],
+            actor=request.user,
+        )
+    except DomainError as error:
+        return _upload_refused(
+            request, context, error, template=CARD, url_name="sessions_app:card_replace"
+        )
+    if not request.htmx:
+        messages.success(request, "Card statement replaced; every employee is recalculated.")
+    return after_job_changed(request, session)
 
 
 @login_required
