@@ -244,9 +244,8 @@ class ReceiptVersion(models.Model):
 # Statement lines are bulk-loaded, half a million at a time, and never changed. Their
 # references to the session and the receipts version are not per-row foreign keys
 # (PostgreSQL would fire one check per row and reference: 4 s for 500k receipt lines) but
-# set-based guards installed by migration 0003_line_reference_guards: one check per
-# statement over the rows it inserted or updated, and on the parents, one per statement
-# over the rows it deleted. The composite indexes serve every lookup by session or version.
+# the set-based guards of sessions_app.reference_guards (migration 0003_reference_guards). The
+# composite indexes serve every lookup by session or version.
 LINE_PARENT = {"on_delete": models.CASCADE, "db_constraint": False, "db_index": False}
 
 
@@ -311,8 +310,14 @@ class EmployeeRevision(models.Model):
 
     EXPORT_READY = (Status.MATCHED, Status.RESOLVED)
 
+    # Guarded per statement (sessions_app.reference_guards): a recalculation writes 100k
+    # revisions at once. The unique (session, employee_id) index serves lookups by session.
     session = models.ForeignKey(
-        ProcessingSession, on_delete=models.PROTECT, related_name="revisions"
+        ProcessingSession,
+        on_delete=models.PROTECT,
+        related_name="revisions",
+        db_constraint=False,
+        db_index=False,
     )
     employee_id = models.CharField(max_length=100)
     employee_name = models.CharField(max_length=200, blank=True)
@@ -348,9 +353,11 @@ class EmployeeRevision(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # History is read per revision (`id`) and by date; the foreign-key indexes of the history
     # table would only slow down the bulk history writes of every recalculation and export.
+    # Its user is guarded per statement (sessions_app.reference_guards), as their session.
     history = HistoricalRecords(
         excluded_fields=["updated_at"],
         no_db_index=["session", "resolved_by", "last_export_batch"],
+        user_db_constraint=False,
     )
 
     class Meta:
