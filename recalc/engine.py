@@ -109,70 +109,71 @@ def employee_totals_build(
     return SessionTotals(int(employees), int(card_lines), int(receipt_lines), fingerprint)
 
 
-# The columns of EMPLOYEE_TOTALS after `seq`, as each source fills them; NULL elsewhere.
-# Money is integer cents, exact on every database.
+# Money is integer cents, exact on every database (SQLite keeps decimals as floating point).
 _CENTS = "CAST(ROUND({} * 100) AS bigint)"
-_TOTALS_SOURCES = {
-    "card": {
-        "card_cents": _CENTS.format("amount"),
-        "card_name": "NULLIF(employee_name, '')",
-        "card_lines": "1",
-    },
-    "receipt": {
-        "receipt_cents": _CENTS.format("amount"),
-        "receipt_name": "NULLIF(employee_name, '')",
-        "receipt_lines": "1",
-    },
-    "revision": {
-        "revision_id": "id",
-        "old_name": "employee_name",
-        "old_car_cents": _CENTS.format("car_amount"),
-        "old_receipt_cents": _CENTS.format("receipt_amount"),
-        "old_status": "status",
-        "old_has_card_lines": "CAST(has_card_lines AS integer)",
-        "old_resolution_note": "resolution_note",
-        "exported_car_cents": _CENTS.format("exported_car_amount"),
-        "exported_receipt_cents": _CENTS.format("exported_receipt_amount"),
-    },
+# EMPLOYEE_TOTALS's line columns, as card and receipt lines fill them, and how they add up.
+_LINE_COLUMNS = {
+    "card_cents": ("SUM", _CENTS.format("amount"), "0"),
+    "card_name": ("MAX", "NULLIF(employee_name, '')", "NULL"),
+    "card_lines": ("SUM", "1", "0"),
+    "receipt_cents": ("SUM", "0", _CENTS.format("amount")),
+    "receipt_name": ("MAX", "NULL", "NULLIF(employee_name, '')"),
+    "receipt_lines": ("SUM", "0", "1"),
 }
-_SUMMED = {"card_cents", "card_lines", "receipt_cents", "receipt_lines"}
+# Its revision columns, from the stored revision `r`.
+_REVISION_COLUMNS = {
+    "revision_id": "r.id",
+    "old_name": "r.employee_name",
+    "old_car_cents": _CENTS.format("r.car_amount"),
+    "old_receipt_cents": _CENTS.format("r.receipt_amount"),
+    "old_status": "r.status",
+    "old_has_card_lines": "CAST(r.has_card_lines AS integer)",
+    "old_resolution_note": "r.resolution_note",
+    "exported_car_cents": _CENTS.format("r.exported_car_amount"),
+    "exported_receipt_cents": _CENTS.format("r.exported_receipt_amount"),
+}
 
 
 def _totals_sql(
     connection: BaseDatabaseWrapper, session_id: int, version_ids: list[int]
 ) -> tuple[str, list[Any]]:
-    """One INSERT … SELECT: the three sources stacked (UNION ALL), grouped by employee.
+    """One INSERT … SELECT. The card lines and the receipt lines in effect, stacked, are added
+    up per employee (narrow rows: the grouping is most of the work); the totals are then
+    matched with the stored revisions, and revisions whose employee has no line left follow.
     Identifiers come from the models, values are parameters."""
-    columns = EMPLOYEE_TOTALS.column_names[2:]  # after seq, employee_id
-    tables = {
-        "card": (CardTransaction, "session_id = %s", [session_id]),
-        "revision": (EmployeeRevision, "session_id = %s", [session_id]),
-    }
+    assert list(EMPLOYEE_TOTALS.column_names[2:]) == [*_LINE_COLUMNS, *_REVISION_COLUMNS]
+    card = _q(connection, CardTransaction._meta.db_table)
+    receipt = _q(connection, ReceiptLine._meta.db_table)
+    revision = _q(connection, EmployeeRevision._meta.db_table)
+    card_values = ", ".join(f"{value} AS {name}" for name, (_, value, _) in _LINE_COLUMNS.items())
+    sources = [f"SELECT employee_id, {card_values} FROM {card} WHERE session_id = %s"]  # noqa: S608
+    params: list[Any] = [session_id]
     if version_ids:
+        receipt_values = ", ".join(value for _, _, value in _LINE_COLUMNS.values())
         placeholders = ", ".join(["%s"] * len(version_ids))
-        tables["receipt"] = (
-            ReceiptLine,
-            f"session_id = %s AND receipt_version_id IN ({placeholders})",
-            [session_id, *version_ids],
+        sources.append(
+            f"SELECT employee_id, {receipt_values} FROM {receipt} "  # noqa: S608
+            f"WHERE session_id = %s AND receipt_version_id IN ({placeholders})"
         )
-    parts, params = [], []
-    for source, (model, condition, values) in tables.items():
-        filled = _TOTALS_SOURCES[source]
-        selected = [
-            f"{filled.get(name, '0' if name in _SUMMED else 'NULL')} AS {name}" for name in columns
-        ]
-        table = _q(connection, model._meta.db_table)
-        fields = ", ".join(selected)
-        parts.append(f"SELECT employee_id, {fields} FROM {table} WHERE {condition}")  # noqa: S608
-        params += values
-    grouped = [f"{'SUM' if name in _SUMMED else 'MAX'}({name})" for name in columns]
+        params += [session_id, *version_ids]
+    added_up = ", ".join(f"{how}({name}) AS {name}" for name, (how, _, _) in _LINE_COLUMNS.items())
+    line_names = ", ".join(f"t.{name}" for name in _LINE_COLUMNS)
+    no_lines = ", ".join("NULL" if how == "MAX" else "0" for how, _, _ in _LINE_COLUMNS.values())
+    revision_values = ", ".join(_REVISION_COLUMNS.values())
     names = ", ".join(_q(connection, name) for name in EMPLOYEE_TOTALS.column_names)
     sql = (
-        f"INSERT INTO {_q(connection, EMPLOYEE_TOTALS.name)} ({names}) "  # noqa: S608
-        f"SELECT ROW_NUMBER() OVER (ORDER BY employee_id), employee_id, {', '.join(grouped)} "
-        f"FROM ({' UNION ALL '.join(parts)}) lines GROUP BY employee_id"
+        f"WITH totals AS (SELECT employee_id, {added_up} "  # noqa: S608 - identifiers only
+        f"FROM ({' UNION ALL '.join(sources)}) lines GROUP BY employee_id) "
+        f"INSERT INTO {_q(connection, EMPLOYEE_TOTALS.name)} ({names}) "
+        "SELECT ROW_NUMBER() OVER (ORDER BY employee_id), employees.* FROM ("
+        f"SELECT t.employee_id, {line_names}, {revision_values} FROM totals t "
+        f"LEFT JOIN {revision} r ON r.session_id = %s AND r.employee_id = t.employee_id "
+        f"UNION ALL SELECT r.employee_id, {no_lines}, {revision_values} FROM {revision} r "
+        "WHERE r.session_id = %s "
+        "AND NOT EXISTS (SELECT 1 FROM totals t WHERE t.employee_id = r.employee_id)"
+        ") employees"
     )
-    return sql, params
+    return sql, [*params, session_id, session_id]
 
 
 # --- Stage 4: compare & classify --------------------------------------------------------------
