@@ -50,6 +50,17 @@ _COMMON = {
 }
 
 
+# The plainest shape, `1234.56` or `-7` (`1234,56` with a decimal comma), which Decimal reads
+# itself. With its separator such a text never reads with the other one: read with a
+# decimal comma, the point of "1234.56" would group thousands, which takes three digits.
+PLAIN = {
+    separator: re.compile(
+        rf"-?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(?:{re.escape(separator)}[0-9]{{1,2}})?"
+    )
+    for separator in GROUP_SEPARATORS
+}
+
+
 class AmountFormatError(ValueError):
     """`str(error)` is a reason a person can act on, e.g. "more than two decimal places"."""
 
@@ -71,6 +82,17 @@ def parse_amount(text: str, *, decimal_separator: str = ".") -> Decimal:
     body, negative = _strip_decorations(cleaned)
     value = _number(body, decimal_separator)
     return _signed(value, negative)
+
+
+def parse_plain_amount(text: str, separator: str) -> Decimal | None:
+    """`parse_amount` for a stripped text of the PLAIN shape, else None (nothing raised)."""
+    if PLAIN[separator].fullmatch(text) is None:
+        return None
+    value = Decimal(text if separator == "." else text.replace(",", "."))
+    if text[-3:-2] != separator:  # fewer than two decimals
+        value = value.quantize(CENT)
+    # -0.00 and 0.00 are equal but print differently; store the plain one.
+    return value if value else ZERO
 
 
 def _read_common(text: str, separator: str) -> Decimal | None:

@@ -3,28 +3,62 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from decimal import Decimal
+from itertools import chain, islice
+from typing import cast
 
 from sessions_app.errors import InvalidFile, RowError
 
-from .amounts import ZERO, AmountFormatError, amount_from_number, format_amount, parse_amount
+from .amounts import (
+    ZERO,
+    AmountFormatError,
+    amount_from_number,
+    format_amount,
+    parse_amount,
+    parse_plain_amount,
+)
 from .columns import ColumnsNotFound, match_columns, missing_roles
-from .dates import detect_date_format, example_date, parse_date, to_strptime
+from .dates import DateFormatChooser, detect_date_format, example_date, parse_date, to_strptime
 from .profile import ImportSettings
-from .reader import SAMPLE_RECORDS, Cell, RawRow, RawTable, file_error, read_table
+from .reader import (
+    SAMPLE_RECORDS,
+    Cell,
+    RawRow,
+    RawTable,
+    Record,
+    TextRecord,
+    file_error,
+    read_table,
+)
 
 BYTES_PER_MB = 1024 * 1024
+# The decimal separator and the date format are guessed from this many data rows; then
+# every row is read with the guess while the whole file is checked against it. A guess the
+# rest of the file proves wrong costs a second reading, never a different result.
+GUESS_ROWS = 2000
 # "Subtotal", "Sub-total", "SUB TOTAL" are block sums, not the file's control total.
 _SUBTOTAL = re.compile(r"sub[\s\-_]*total")
 _TOTAL_WORD = re.compile(r"\btotals?\b")
 # A key or name cell holding only such a label names no employee.
 _TOTAL_LABEL = re.compile(r"(grand\s*)?(sub[\s\-_]*)?totals?\s*:?")
+# Only a text starting with one of these can be such a label (no other character
+# lowercases to g, s or t), so most keys need no regular expression at all.
+_LABEL_INITIALS = frozenset("gGsStT")
+# An amount text without a point, a comma or a space reads alike with either separator.
+_SEPARATOR_FREE = re.compile(r"[^.,\s]*")
+_OTHER_SEPARATOR = {".": ",", ",": "."}
+# Merchants repeat; lines share one string per merchant, up to this many merchants.
+_SHARED_MERCHANTS = 10_000
+_ABSENT = sys.maxsize  # the position of a role the file lacks: beyond every row
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedLine:
     line_number: int
     employee_id: str
@@ -33,6 +67,39 @@ class ParsedLine:
     date: datetime.date | None
     merchant: str
     receipt_id: str
+
+
+def _line_maker() -> Callable[[int, str, str, Decimal, datetime.date | None, str, str], ParsedLine]:
+    """ParsedLine(...) for the reading loop. A frozen dataclass's __init__ sets each field
+    through object.__setattr__; the slot descriptors set them three times faster."""
+    set_line, set_id, set_name, set_amount, set_date, set_merchant, set_receipt = (
+        getattr(ParsedLine, field.name).__set__ for field in fields(ParsedLine)
+    )
+    new = object.__new__
+
+    def make(
+        line_number: int,
+        employee_id: str,
+        employee_name: str,
+        amount: Decimal,
+        date: datetime.date | None,
+        merchant: str,
+        receipt_id: str,
+    ) -> ParsedLine:
+        line = new(ParsedLine)
+        set_line(line, line_number)
+        set_id(line, employee_id)
+        set_name(line, employee_name)
+        set_amount(line, amount)
+        set_date(line, date)
+        set_merchant(line, merchant)
+        set_receipt(line, receipt_id)
+        return line
+
+    return make
+
+
+_make_line = _line_maker()
 
 
 @dataclass(frozen=True)
@@ -110,15 +177,20 @@ def parse_statement(
         overrides=settings.columns,
         file_label=file_label,
     )
-    header_at, layout = _locate_header(table.rows, settings, file_label)
-    body = table.rows[header_at + 1 :]
-    separator = settings.decimal_separator or _detect_separator(body, layout)
-    reader = _RowReader(layout, separator, _date_pattern(body, layout, settings), settings)
-    for row in body:
-        reader.read(row)
+    records = table.records()
+    header_at, header_line, layout = _locate_header(records, settings, file_label)
+    guess = list(islice(records, GUESS_ROWS))
+    reader = _guessing_reader(guess, layout, settings)
+    reader.read_all(chain(guess, records), cells_are_text=table.cells_are_text)
+    del guess
+    separator, date_pattern = reader.decided()
+    if (separator, date_pattern) != (reader.separator, reader.date_pattern):
+        reader = _RowReader(layout, separator, date_pattern, settings)
+        body = islice(table.records(), header_at + 1, None)
+        reader.read_all(body, cells_are_text=table.cells_are_text)
     if reader.errors:
         raise InvalidFile(reader.errors, file_label=file_label)
-    return reader.result(table, header_line=table.rows[header_at].line_number)
+    return reader.result(table, header_line=header_line)
 
 
 def _check_size(data: bytes, max_bytes: int | None, file_label: str) -> None:
@@ -137,36 +209,54 @@ def _megabytes(size: int) -> str:
 
 
 def _locate_header(
-    rows: list[RawRow], settings: ImportSettings, file_label: str
-) -> tuple[int, _Layout]:
-    """The header row: right after `skip_lines`, or else the first of the first rows that
-    holds every required column (so title lines above the header are passed over)."""
-    candidates = _header_candidates(rows, settings.skip_lines)
-    if not candidates:
-        raise file_error(f"{file_label} has no header row.", file_label=file_label)
-    best, best_found = candidates[0], -1
-    for position in candidates:
-        headers = rows[position].texts
-        found = match_columns(headers, settings.columns)
+    records: Iterator[Record], settings: ImportSettings, file_label: str
+) -> tuple[int, int, _Layout]:
+    """The header row's position among the records, its line and the layout it gives: the
+    first filled row after `skip_lines`, or else the first of the first filled rows that
+    holds every required column (so title lines above the header are passed over).
+    `records` is left at the first row after the header."""
+    best: RawRow | None = None
+    best_found = -1
+    candidates = 0
+    for position, (line_number, cells) in enumerate(records):
+        row = RawRow(line_number, tuple(cells))
+        if row.is_blank() or (
+            settings.skip_lines is not None and line_number <= settings.skip_lines
+        ):
+            continue
+        found = match_columns(row.texts, settings.columns)
         if not missing_roles(found, settings.columns):
-            return position, _Layout(found, {role: headers[i] for role, i in found.items()})
+            headers = {role: row.texts[i] for role, i in found.items()}
+            return position, line_number, _Layout(found, headers)
         if len(found) > best_found:
-            best, best_found = position, len(found)
-    headers = rows[best].texts
-    missing = missing_roles(match_columns(headers, settings.columns), settings.columns)
+            best, best_found = row, len(found)
+        candidates += 1
+        if settings.skip_lines is not None or candidates >= SAMPLE_RECORDS:
+            break
+    for _ in records:
+        pass  # a file that cannot be read as CSV further down says so first
+    if best is None:
+        raise file_error(f"{file_label} has no header row.", file_label=file_label)
+    missing = missing_roles(match_columns(best.texts, settings.columns), settings.columns)
     raise ColumnsNotFound(
-        [header for header in headers if header],
+        [header for header in best.texts if header],
         missing,
         overrides=settings.columns,
         file_label=file_label,
     )
 
 
-def _header_candidates(rows: list[RawRow], skip_lines: int | None) -> list[int]:
-    filled = [i for i, row in enumerate(rows) if not row.is_blank()]
-    if skip_lines is None:
-        return filled[:SAMPLE_RECORDS]
-    return [i for i in filled if rows[i].line_number > skip_lines][:1]
+def _guessing_reader(guess: list[Record], layout: _Layout, settings: ImportSettings) -> _RowReader:
+    """A reader using what the first rows suggest, checking the whole file against it."""
+    rows = [RawRow(line_number, tuple(cells)) for line_number, cells in guess]
+    return _RowReader(
+        layout,
+        settings.decimal_separator or _detect_separator(rows, layout),
+        _date_pattern(rows, layout, settings),
+        settings,
+        choose_separator=settings.decimal_separator is None,
+        choose_date_format="date" in layout.index and not settings.date_format,
+    )
 
 
 def _detect_separator(body: list[RawRow], layout: _Layout) -> str:
@@ -206,6 +296,20 @@ def _date_pattern(body: list[RawRow], layout: _Layout, settings: ImportSettings)
     return detect_date_format(texts)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Every line read is an object that outlives every garbage collection, so the cyclic
+    collector would walk the lines read so far again and again (a quarter of the time of a
+    big file), though they can form no cycle: it waits until the rows are read."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _person(text: str) -> str:
     """The text of a key or name cell, or "" when it is only a label like "Total"."""
     return "" if _TOTAL_LABEL.fullmatch(text.lower()) else text
@@ -217,7 +321,11 @@ def _says_total(text: str) -> bool:
 
 class _RowReader:
     """Reads the data rows in order, keeping running sums for subtotals and control
-    totals, and collecting every error instead of stopping at the first."""
+    totals, and collecting every error instead of stopping at the first.
+
+    With `choose_separator` / `choose_date_format` it also works out, from every row,
+    the decimal separator and date format the whole file calls for (`decided()`), exactly
+    as `_detect_separator` and `_date_pattern` would over all the rows."""
 
     def __init__(
         self,
@@ -225,6 +333,9 @@ class _RowReader:
         separator: str,
         date_pattern: str | None,
         settings: ImportSettings,
+        *,
+        choose_separator: bool = False,
+        choose_date_format: bool = False,
     ) -> None:
         self.layout = layout
         self.separator = separator
@@ -241,7 +352,22 @@ class _RowReader:
         # Once a line's amount is unreadable, the sums are wrong and a control-total
         # mismatch would only repeat that error.
         self._sums_reliable = True
+        # Text dates (each read once) and dates of spreadsheet number cells.
         self._dates: dict[str, datetime.date | None] = {}
+        self._number_dates: dict[str, datetime.date | None] = {}
+        # Whether every text amount so far reads with "." and with ",".
+        self._separator_fits = {".": True, ",": True} if choose_separator else None
+        self._date_formats = DateFormatChooser() if choose_date_format else None
+
+    def decided(self) -> tuple[str, str | None]:
+        """The separator and date format all the rows read call for."""
+        separator, pattern = self.separator, self.date_pattern
+        if self._separator_fits is not None:
+            fits = self._separator_fits
+            separator = "." if fits["."] else "," if fits[","] else "."
+        if self._date_formats is not None:
+            pattern = self._date_formats.result()
+        return separator, pattern
 
     def result(self, table: RawTable, *, header_line: int) -> ParsedFile:
         return ParsedFile(
@@ -256,6 +382,97 @@ class _RowReader:
             subtotals=self.subtotals,
             control_totals=self.control_totals,
         )
+
+    def read_all(self, records: Iterable[Record], *, cells_are_text: bool) -> None:
+        with _collector_paused():
+            if cells_are_text:
+                self._read_text_records(cast("Iterable[TextRecord]", records))
+            else:
+                for line_number, cells in records:
+                    self.read(RawRow(line_number, tuple(cells)))
+
+    def _read_text_records(self, records: Iterable[TextRecord]) -> None:
+        """Rows of str cells. The usual row (a key, an amount, a date already read well,
+        no error) becomes a line right here; any other row is read by `read`."""
+        index = self.layout.index
+        key_at, amount_at = index["employee_id"], index["amount"]
+        name_at, date_at, merchant_at, receipt_at = (
+            index.get(role, _ABSENT) for role in ("employee_name", "date", "merchant", "receipt_id")
+        )
+        separator, negative = self.separator, self.charges_negative
+        fits = self._separator_fits
+        other = _OTHER_SEPARATOR[separator]
+        dates, merchants = self._dates, {"": ""}
+        add_line = self.lines.append
+        previous_key = previous_name = ""
+        for line_number, cells in records:
+            size = len(cells)
+            key = cells[key_at].strip() if key_at < size else ""
+            if not key or (key[0] in _LABEL_INITIALS and _TOTAL_LABEL.fullmatch(key.lower())):
+                self.read(RawRow(line_number, tuple(cells)))
+                continue
+            when = None
+            date_text = cells[date_at].strip() if date_at < size else ""
+            # A date not read before, or not readable, takes `read` (which reads it once).
+            if date_text and (when := dates.get(date_text)) is None:
+                self.read(RawRow(line_number, tuple(cells)))
+                continue
+            text = cells[amount_at].strip() if amount_at < size else ""
+            amount = parse_plain_amount(text, separator)
+            if amount is None:
+                amount = self._usual_amount(text)
+                if amount is None:
+                    self.read(RawRow(line_number, tuple(cells)))
+                    continue
+            elif fits is not None and fits[other] and separator in text:
+                fits[other] = False  # a plain amount with a separator never reads with the other
+            if negative:
+                amount = ZERO - amount  # ZERO - value: a flipped 0.00 must not become -0.00
+            name = cells[name_at].strip() if name_at < size else ""
+            if name and name[0] in _LABEL_INITIALS and _TOTAL_LABEL.fullmatch(name.lower()):
+                name = ""
+            # A statement lists each employee's lines together: they share one string.
+            if key == previous_key:
+                key = previous_key
+            else:
+                previous_key = key
+            if name == previous_name:
+                name = previous_name
+            else:
+                previous_name = name
+            merchant = cells[merchant_at].strip() if merchant_at < size else ""
+            if len(merchants) < _SHARED_MERCHANTS:
+                merchant = merchants.setdefault(merchant, merchant)
+            else:
+                merchant = merchants.get(merchant, merchant)
+            self._sum_above += amount
+            self._block_sum += amount
+            self._lines_above += 1
+            add_line(
+                _make_line(
+                    line_number,
+                    key,
+                    name,
+                    amount,
+                    when,
+                    merchant,
+                    cells[receipt_at].strip() if receipt_at < size else "",
+                )
+            )
+
+    def _usual_amount(self, text: str) -> Decimal | None:
+        """A text amount that is not plain ("$1,234.56", "(12.00)"), or None when it is
+        missing or wrong (`read` then reports it)."""
+        if not text:
+            return None
+        fits = self._separator_fits
+        try:
+            if fits is not None and fits[_OTHER_SEPARATOR[self.separator]]:
+                return self._text_amount(text, counts=True)
+            # Nothing left to note: a text failing the separator is noted by `read`.
+            return parse_amount(text, decimal_separator=self.separator)
+        except AmountFormatError:
+            return None
 
     def read(self, row: RawRow) -> None:
         if row.is_blank():
@@ -347,12 +564,35 @@ class _RowReader:
             if isinstance(cell, Decimal):
                 value = amount_from_number(cell)
             else:
-                value = parse_amount(text, decimal_separator=self.separator)
+                value = self._text_amount(text, counts=isinstance(cell, str))
         except AmountFormatError as error:
             self._error(row, "amount", str(error))
             return None
         # ZERO - value rather than -value: a flipped 0.00 must not become -0.00.
         return ZERO - value if self.charges_negative else value
+
+    def _text_amount(self, text: str, *, counts: bool) -> Decimal:
+        """The amount in `text`; when it `counts` towards choosing the separator, whether
+        it reads with each separator is noted."""
+        try:
+            value = parse_amount(text, decimal_separator=self.separator)
+        except AmountFormatError:
+            if counts:
+                self._note_amount_text(text, reads=False)
+            raise
+        if counts:
+            self._note_amount_text(text, reads=True)
+        return value
+
+    def _note_amount_text(self, text: str, *, reads: bool) -> None:
+        fits = self._separator_fits
+        if fits is None:
+            return
+        fits[self.separator] = fits[self.separator] and reads
+        other = _OTHER_SEPARATOR[self.separator]
+        if fits[other]:
+            separator_free = _SEPARATOR_FREE.fullmatch(text) is not None
+            fits[other] = reads if separator_free else _reads_as_amount(text, other)
 
     def _date(self, row: RawRow) -> datetime.date | None:
         if "date" not in self.layout.index:
@@ -363,13 +603,23 @@ class _RowReader:
         text = self.layout.text(row, "date")
         if not text:
             return None
-        pattern = self.date_pattern
-        if text not in self._dates:
-            self._dates[text] = parse_date(text, pattern) if pattern else None
-        parsed = self._dates[text]
+        parsed = self._text_date(text, counts=isinstance(cell, str))
         if parsed is None:
+            pattern = self.date_pattern
             expected = f" (expected a date like {example_date(pattern)})" if pattern else ""
             self._error(row, "date", f"not a valid date{expected}")
+        return parsed
+
+    def _text_date(self, text: str, *, counts: bool) -> datetime.date | None:
+        """The date in `text`, each distinct text read once; a text cell `counts` towards
+        choosing the date format."""
+        known = self._dates if counts else self._number_dates
+        if text in known:
+            return known[text]
+        pattern = self.date_pattern
+        parsed = known[text] = parse_date(text, pattern) if pattern else None
+        if counts and self._date_formats is not None:
+            self._date_formats.add(text, pattern, parsed)
         return parsed
 
     def _error(self, row: RawRow, role: str, message: str) -> None:

@@ -1,4 +1,7 @@
-"""Bytes to rows of cells: spreadsheet or text, encoding, delimiter, physical line numbers."""
+"""Bytes to records of cells: spreadsheet or text, encoding, delimiter, physical line numbers.
+
+A text file is never held as one string while it is parsed: its bytes are decoded once to
+check the encoding, then read again record by record, as often as the parser asks."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import csv
 import datetime
 import io
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -17,6 +20,10 @@ from sessions_app.errors import InvalidFile, RowError
 from .columns import match_columns
 
 Cell = str | Decimal | datetime.date
+# One record of the file: the physical line (or spreadsheet row) it starts on, its cells.
+# Text files give lists of str, spreadsheets tuples of cells.
+Record = tuple[int, Sequence[Cell]]
+TextRecord = tuple[int, Sequence[str]]
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and .doc) container
@@ -44,10 +51,20 @@ class RawRow:
 
 @dataclass(frozen=True)
 class RawTable:
-    rows: list[RawRow]
+    """What the file is, and its records from the first one, read afresh on every call."""
+
     file_format: str
     encoding: str | None
     delimiter: str | None
+    read_records: Callable[[], Iterator[Record]]
+
+    @property
+    def cells_are_text(self) -> bool:
+        """Every cell is a str (a text file), so the parser's quick path applies."""
+        return self.file_format == "csv"
+
+    def records(self) -> Iterator[Record]:
+        return self.read_records()
 
 
 def cell_text(cell: Cell) -> str:
@@ -73,52 +90,104 @@ def read_table(
     overrides: Mapping[str, str],
     file_label: str,
 ) -> RawTable:
-    """Every record of the file. The format comes from the content, never the file name."""
+    """The file's records. The format comes from the content, never the file name."""
     if data.startswith(ZIP_MAGIC):
-        return RawTable(_read_xlsx(data, file_label), "xlsx", None, None)
+        rows = _read_xlsx(data, file_label)
+        return RawTable("xlsx", None, None, lambda: iter(rows))
     if data.startswith(OLE_MAGIC):
         raise file_error(
             f"{file_label} is an old-style Excel .xls file; save it as .xlsx or CSV.",
             file_label=file_label,
         )
-    text, used_encoding = decode_text(data, encoding, file_label)
-    if not text.strip():
-        raise file_error(f"{file_label} is empty.", file_label=file_label)
-    if looks_binary(text):
-        raise file_error(
-            f"{file_label} is not a CSV or XLSX file (it looks like binary data).",
-            file_label=file_label,
-        )
+    text = TextSource.check(data, encoding, file_label)
     used_delimiter = delimiter or detect_delimiter(text, overrides)
-    rows = read_csv(text, used_delimiter, file_label)
-    return RawTable(rows, "csv", used_encoding, used_delimiter)
+    return RawTable(
+        "csv",
+        text.encoding,
+        used_delimiter,
+        lambda: text.records(used_delimiter, file_label=file_label),
+    )
 
 
-def decode_text(data: bytes, encoding: str | None, file_label: str) -> tuple[str, str]:
-    """Text and the encoding that produced it: the profile's, else detected."""
+@dataclass(frozen=True)
+class TextSource:
+    """A text file's bytes with the encoding that reads all of them, from `start` on
+    (after a UTF-8 byte order mark)."""
+
+    data: bytes
+    start: int
+    encoding: str
+
+    @classmethod
+    def check(cls, data: bytes, encoding: str | None, file_label: str) -> TextSource:
+        """The bytes decoded once, whole, to choose or check the encoding and refuse empty
+        or binary files; the text itself is not kept."""
+        start, used_encoding, text = decode_text(data, encoding, file_label)
+        if not text or text.isspace():
+            raise file_error(f"{file_label} is empty.", file_label=file_label)
+        if looks_binary(text):
+            raise file_error(
+                f"{file_label} is not a CSV or XLSX file (it looks like binary data).",
+                file_label=file_label,
+            )
+        return cls(data, start, used_encoding)
+
+    def lines(self) -> io.TextIOWrapper:
+        # newline="" lets the csv module see CR, LF and CRLF itself, including inside
+        # quotes; the text is decoded a chunk at a time as the lines are read.
+        buffer = io.BytesIO(self.data)  # shares the bytes, no copy
+        buffer.seek(self.start)
+        return io.TextIOWrapper(buffer, encoding=self.encoding, newline="")
+
+    def records(self, delimiter: str, *, file_label: str | None = None) -> Iterator[TextRecord]:
+        """Every record with the physical line it starts on (reader.line_num counts
+        physical lines). A csv.Error becomes a file error when `file_label` is given."""
+        reader = csv.reader(self.lines(), delimiter=delimiter, skipinitialspace=True)
+        start, last = 1, 0
+        try:
+            for record in reader:
+                yield start, record
+                last, start = start, reader.line_num + 1
+        except csv.Error as error:
+            if file_label is None:
+                raise
+            line = last + 1 if last else 1
+            raise file_error(
+                f"{file_label} could not be read as CSV near line {line}: {error} "
+                "(is a quote left open?).",
+                file_label=file_label,
+                line=line,
+            ) from error
+
+
+def decode_text(data: bytes, encoding: str | None, file_label: str) -> tuple[int, str, str]:
+    """Where the text starts (after a UTF-8 byte order mark), the encoding that reads it
+    (the profile's, else detected) and the text."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Excel's "Unicode text" export; its BOM is unmistakable.
-        return _decode(data, "utf-16", file_label), "utf-16"
+        return 0, "utf-16", _decode(memoryview(data), "utf-16", file_label)
+    start = 0
     if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
+        start = len(codecs.BOM_UTF8)
         encoding = encoding or "utf-8"
+    body = memoryview(data)[start:]
     if encoding:
-        return _decode(data, encoding, file_label), encoding
+        return start, encoding, _decode(body, encoding, file_label)
     for candidate in ("utf-8", "windows-1252"):
         try:
-            return data.decode(candidate), candidate
+            return start, candidate, str(body, candidate)
         except UnicodeDecodeError:
             continue
     # Five bytes are undefined in Windows-1252; ISO-8859-1 reads every byte.
-    return data.decode("iso-8859-1"), "iso-8859-1"
+    return start, "iso-8859-1", str(body, "iso-8859-1")
 
 
-def _decode(data: bytes, encoding: str, file_label: str) -> str:
+def _decode(body: memoryview, encoding: str, file_label: str) -> str:
     try:
-        return data.decode(encoding)
+        return str(body, encoding)
     except UnicodeDecodeError as error:
         raise file_error(
-            f"{file_label} is not valid {encoding} text (byte 0x{data[error.start]:02x} at "
+            f"{file_label} is not valid {encoding} text (byte 0x{body[error.start]:02x} at "
             f"position {error.start}); check the encoding of the import profile.",
             file_label=file_label,
         ) from error
@@ -137,42 +206,17 @@ def looks_binary(text: str) -> bool:
     return controls > max(2, len(sample) // 100)
 
 
-def _records(text: str, delimiter: str) -> Iterator[RawRow]:
-    # newline="" lets the csv module see CR, LF and CRLF itself, including inside quotes,
-    # and reader.line_num counts physical lines, so each record knows where it starts.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
-    start = 1
-    for record in reader:
-        yield RawRow(start, tuple(record))
-        start = reader.line_num + 1
-
-
-def read_csv(text: str, delimiter: str, file_label: str) -> list[RawRow]:
-    rows: list[RawRow] = []
-    try:
-        for row in _records(text, delimiter):
-            rows.append(row)
-    except csv.Error as error:
-        line = rows[-1].line_number + 1 if rows else 1
-        raise file_error(
-            f"{file_label} could not be read as CSV near line {line}: {error} "
-            "(is a quote left open?).",
-            file_label=file_label,
-            line=line,
-        ) from error
-    return rows
-
-
-def detect_delimiter(text: str, overrides: Mapping[str, str]) -> str:
+def detect_delimiter(text: TextSource, overrides: Mapping[str, str]) -> str:
     """The candidate whose records look most like a statement: first the header row that
     names most roles, then the most records sharing one field count (> 1)."""
     return max(DELIMITER_CANDIDATES, key=lambda candidate: _score(text, candidate, overrides))
 
 
-def _score(text: str, delimiter: str, overrides: Mapping[str, str]) -> tuple[int, int]:
+def _score(text: TextSource, delimiter: str, overrides: Mapping[str, str]) -> tuple[int, int]:
     sample: list[RawRow] = []
     try:
-        for row in _records(text, delimiter):
+        for line_number, cells in text.records(delimiter):
+            row = RawRow(line_number, tuple(cells))
             if not row.is_blank():
                 sample.append(row)
             if len(sample) >= SAMPLE_RECORDS:
@@ -186,7 +230,7 @@ def _score(text: str, delimiter: str, overrides: Mapping[str, str]) -> tuple[int
     return (roles, count if width > 1 else 0)
 
 
-def _read_xlsx(data: bytes, file_label: str) -> list[RawRow]:
+def _read_xlsx(data: bytes, file_label: str) -> list[Record]:
     """Rows of the first worksheet, numbered as the spreadsheet numbers them."""
     import openpyxl  # only spreadsheet uploads pay for the import
 
@@ -203,7 +247,7 @@ def _read_xlsx(data: bytes, file_label: str) -> list[RawRow]:
         sheet = workbook.worksheets[0]
         # read-only sheets yield empty tuples for missing rows, so enumerate = row number
         return [
-            RawRow(number, tuple(_xlsx_cell(value) for value in values))
+            (number, tuple(_xlsx_cell(value) for value in values))
             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
         ]
     finally:
