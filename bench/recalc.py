@@ -303,7 +303,8 @@ def run_child(*arguments: str) -> dict[str, Any]:
 
 def run_size(employees: int, changed: float, keep: bool) -> list[str]:
     with tempfile.TemporaryDirectory() as folder_name:
-        counts = generate_files(Path(folder_name), employees, changed)
+        # In a child too: a child's peak RSS would otherwise start at the parent's.
+        counts = run_child("generate", folder_name, str(employees), str(changed))
         upload = run_child("upload", folder_name, str(employees))
         session = str(upload["session"])
         runs: dict[str, Any] = {"initial": {"upload": upload}}
@@ -384,6 +385,7 @@ def main() -> int:
         result = {
             "upload": lambda: child_upload(Path(rest[0]), int(rest[1])),
             "reupload": lambda: child_reupload(Path(rest[0]), int(rest[1])),
+            "generate": lambda: generate_files(Path(rest[0]), int(rest[1]), float(rest[2])),
             "job": lambda: child_job(int(rest[0])),
             "copy": lambda: child_copy(int(rest[0]), rest[1]),
             "cleanup": lambda: child_cleanup(int(rest[0])),

@@ -349,12 +349,15 @@ class RevisionPlan:
 
     def add_rows(self, rows: list[PlannedRevision]) -> list[tuple[Any, ...]]:
         """Number the rows for REVISION_PLAN and note which batches they fall in."""
-        numbered = []
-        for row in rows:
-            kind = "create" if row.revision_id is None else "change"
-            self.batches.setdefault(self.rows // self.chunk_size, set()).add(kind)
-            numbered.append((self.rows, *row))
-            self.rows += 1
+        first = self.rows
+        numbered = [(first + offset, *row) for offset, row in enumerate(rows)]
+        self.rows += len(rows)
+        # Batch by batch (a call's rows span at most a few), not row by row.
+        for batch in range(first // self.chunk_size, (self.rows - 1) // self.chunk_size + 1):
+            start = max(batch * self.chunk_size - first, 0)
+            part = rows[start : (batch + 1) * self.chunk_size - first]
+            kinds = {"create" if row.revision_id is None else "change" for row in part}
+            self.batches.setdefault(batch, set()).update(kinds)
         return numbered
 
     def summary(self) -> dict[str, Any]:
