@@ -27,7 +27,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from exports.models import ExportBatch, ExportLine
+from exports.models import ExportBatch, ExportLine, SessionChangeSummary
 from sessions_app.models import MONEY, ZERO, CardTransaction, EmployeeRevision, ProcessingSession
 from sessions_app.selectors import active_job_for
 
@@ -75,22 +75,44 @@ def _delta_filter() -> Q:
 
 
 def change_summary(session: ProcessingSession) -> dict[str, Any]:
-    """Counts and card totals per change kind, in one grouped query."""
+    """Counts and card totals per change kind: the session's SessionChangeSummary row, one
+    primary-key read whatever the number of employees. The database keeps that row equal to
+    `change_summary_computed` (see exports/summary_triggers.py)."""
+    columns = [f"{kind}_{figure}" for kind in CHANGE_KINDS for figure in ("count", "cents")]
+    row = SessionChangeSummary.objects.filter(session_id=session.pk).values(*columns).first()
+    row = row or dict.fromkeys(columns, 0)
+    counts = {kind: row[f"{kind}_count"] for kind in CHANGE_KINDS}
+    amounts = {kind: _from_cents(row[f"{kind}_cents"]) for kind in CHANGE_KINDS}
+    return _summary(counts, amounts)
+
+
+def change_summary_computed(session: ProcessingSession) -> dict[str, Any]:
+    """The definition `change_summary` is kept equal to: one grouped query over the
+    session's revisions (~40 ms at 100k employees)."""
     rows = (
         annotate_change(EmployeeRevision.objects.filter(session=session))
         .order_by()
         .values("change_kind")  # type: ignore[misc]  # an annotation, not a field
         .annotate(n=Count("pk"), amount=Sum("car_amount"))
     )
-    summary: dict[str, Any] = dict.fromkeys(CHANGE_KINDS, 0)
+    counts = dict.fromkeys(CHANGE_KINDS, 0)
     amounts = dict.fromkeys(CHANGE_KINDS, ZERO)
     for row in rows:
-        summary[row["change_kind"]] = row["n"]
+        counts[row["change_kind"]] = row["n"]
         amounts[row["change_kind"]] = _cents(row["amount"])
-    summary["total"] = sum(summary[kind] for kind in CHANGE_KINDS)
-    amounts["total"] = sum((amounts[kind] for kind in CHANGE_KINDS), ZERO)
+    return _summary(counts, amounts)
+
+
+def _summary(counts: dict[str, int], amounts: dict[str, Decimal]) -> dict[str, Any]:
+    summary: dict[str, Any] = dict(counts)
+    summary["total"] = sum(counts[kind] for kind in CHANGE_KINDS)
+    amounts = {**amounts, "total": sum((amounts[kind] for kind in CHANGE_KINDS), ZERO)}
     summary["amounts"] = amounts
     return summary
+
+
+def _from_cents(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(Decimal("0.01")) + ZERO
 
 
 def _cents(value: Decimal | None) -> Decimal:

@@ -156,9 +156,12 @@ def export_lines_insert_returning(
     *,
     marked_at: datetime.datetime | None,
     fields: Sequence[str],
-) -> list[tuple[Any, ...]]:
+) -> Any:
     """PostgreSQL: `export_lines_insert` handing back `fields` of the new lines (what the
     file is written from), so 100k lines are not read again right after being written.
+    Returns the cursor holding them, for the caller to fetch and close: the rows are
+    already on the client, so another thread may fetch them while this connection runs
+    the next statements (psycopg connections are shared by threads, one cursor each).
     Values come as the driver gives them, which on PostgreSQL is what the ORM gives too."""
     expressions = _line_expressions(batch, marked_at=marked_at)
     aliases = {f"line_{column}": expression for column, expression in expressions.items()}
@@ -167,9 +170,13 @@ def export_lines_insert_returning(
     statement, params = _insert_select_sql(ExportLine, columns, select)
     quote = connection.ops.quote_name
     returning = ", ".join(quote(_column(ExportLine, name)) for name in fields)
-    with connection.cursor() as cursor:
+    cursor = connection.cursor()
+    try:
         cursor.execute(f"{statement} RETURNING {returning}", params)
-        return cursor.fetchall()
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor
 
 
 def revision_history_insert(

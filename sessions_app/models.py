@@ -341,7 +341,9 @@ class EmployeeRevision(models.Model):
     exported_car_amount = models.DecimalField(**MONEY, null=True, blank=True)
     exported_receipt_amount = models.DecimalField(**MONEY, null=True, blank=True)
     # No single-column index: nothing looks revisions up by batch (export lines do that), and
-    # every export rewrites this column for up to 100k rows.
+    # every export rewrites this column for up to 100k rows; for the same reason not a per-row
+    # foreign key but a guard checking each statement's batches at once (migration
+    # 0005_revision_last_export_batch_guard).
     last_export_batch = models.ForeignKey(
         "exports.ExportBatch",
         null=True,
@@ -349,6 +351,7 @@ class EmployeeRevision(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     exported_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)

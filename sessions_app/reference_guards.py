@@ -8,7 +8,8 @@ with `db_constraint=False` and guarded here instead, with the same guarantees:
 - rows inserted: one check per statement over its transition table, the parents they name
   locked FOR KEY SHARE as a foreign key check would lock them (a concurrent delete of a
   parent waits, then fails);
-- a reference column changed: checked per row, only when its value changes;
+- a reference column changed: checked per row, only when its value changes (or per
+  statement, for a column rewritten in bulk);
 - a parent deleted: one check per statement that no row still refers to it.
 
 SQLite (small installs) checks inserts and updates per row; it does not guard parents,
@@ -32,6 +33,9 @@ class Reference:
     parent: str
     parent_columns: tuple[str, ...]
     message: str
+    # A column that statements rewrite for many rows at once (an export moves 100k
+    # snapshots) is checked per statement on update too, not per changed row.
+    updates_per_statement: bool = False
 
     @property
     def _keys(self) -> str:
@@ -56,21 +60,28 @@ class Reference:
     # Identifiers only, fixed by the migrations that install the guards: no user input.
     def postgresql(self) -> list[str]:
         keys = f"SELECT DISTINCT {self._keys} FROM written w WHERE {self._not_null('w')}"
-        return [
+        statement_check = [
             f"""CREATE FUNCTION {self.name}_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE wanted bigint; found bigint;
             BEGIN
                 SELECT count(*) INTO wanted FROM ({keys}) k;
-                SELECT count(*) INTO found FROM (
-                    SELECT 1 FROM {self.parent} p JOIN ({keys}) k ON {self._joined("p", "k")}
-                    FOR KEY SHARE OF p
-                ) f;
-                IF found < wanted THEN {self._error()}; END IF;
+                IF wanted > 0 THEN
+                    SELECT count(*) INTO found FROM (
+                        SELECT 1 FROM {self.parent} p JOIN ({keys}) k ON {self._joined("p", "k")}
+                        FOR KEY SHARE OF p
+                    ) f;
+                    IF found < wanted THEN {self._error()}; END IF;
+                END IF;
                 RETURN NULL;
             END $$""",
-            f"""CREATE TRIGGER {self.name}_inserted AFTER INSERT ON {self.child}
-            REFERENCING NEW TABLE AS written
-            FOR EACH STATEMENT EXECUTE FUNCTION {self.name}_inserted()""",
+            *(
+                f"""CREATE TRIGGER {self.name}_{name} AFTER {event} ON {self.child}
+                REFERENCING NEW TABLE AS written
+                FOR EACH STATEMENT EXECUTE FUNCTION {self.name}_inserted()"""
+                for event, name in self._statement_events()
+            ),
+        ]
+        row_check = [
             f"""CREATE FUNCTION {self.name}_changed() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF {self._not_null("NEW")} THEN
@@ -83,6 +94,8 @@ class Reference:
             f"""CREATE TRIGGER {self.name}_changed BEFORE UPDATE OF {self._keys} ON {self.child}
             FOR EACH ROW WHEN ({self._changed()})
             EXECUTE FUNCTION {self.name}_changed()""",
+        ]
+        parent_check = [
             f"""CREATE FUNCTION {self.name}_parent_deleted() RETURNS trigger
             LANGUAGE plpgsql AS $$
             BEGIN
@@ -98,14 +111,23 @@ class Reference:
             REFERENCING OLD TABLE AS removed
             FOR EACH STATEMENT EXECUTE FUNCTION {self.name}_parent_deleted()""",
         ]
+        return [
+            *statement_check,
+            *([] if self.updates_per_statement else row_check),
+            *parent_check,
+        ]
+
+    def _statement_events(self) -> list[tuple[str, str]]:
+        events = [("INSERT", "inserted")]
+        return [*events, ("UPDATE", "updated")] if self.updates_per_statement else events
 
     def postgresql_removed(self) -> list[str]:
+        per_row = [] if self.updates_per_statement else ["changed"]
+        triggers = [name for _, name in self._statement_events()] + per_row
         return [
-            f"DROP TRIGGER {self.name}_inserted ON {self.child}",
-            f"DROP TRIGGER {self.name}_changed ON {self.child}",
+            *(f"DROP TRIGGER {self.name}_{name} ON {self.child}" for name in triggers),
             f"DROP TRIGGER {self.name}_parent_deleted ON {self.parent}",
-            f"DROP FUNCTION {self.name}_inserted()",
-            f"DROP FUNCTION {self.name}_changed()",
+            *(f"DROP FUNCTION {self.name}_{name}()" for name in ["inserted", *per_row]),
             f"DROP FUNCTION {self.name}_parent_deleted()",
         ]
 

@@ -5,13 +5,16 @@ snapshots, same history rows, same bytes."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from exports import services, snapshots
 from exports.models import ExportBatch, ExportLine
+from exports.selectors import change_summary
 from exports.services import (
     export_batch_create,
     export_batch_mark_exported,
@@ -156,3 +159,31 @@ def test_it_rebuilds_a_returning_path_file_byte_for_byte(make_session, operator)
 
     assert export_batch_rebuild(batch=batch) == export_batch_stored_bytes(batch)
     assert batch.employee_count == ExportLine.objects.filter(batch=batch).count()
+
+
+def _nothing_written(session: ProcessingSession, summary: dict[str, Any]) -> None:
+    assert not ExportBatch.objects.filter(session=session).exists()
+    assert not ExportLine.objects.filter(batch__session=session).exists()
+    assert not EmployeeRevision.objects.filter(session=session, exported_at__isnull=False)
+    assert change_summary(session) == summary
+    exports = Path(settings.MEDIA_ROOT) / "exports"
+    assert not any(path.is_file() for path in exports.rglob("*"))
+
+
+@pytest.mark.parametrize("failing", ["export_file_bytes", "snapshots_set_with_history"])
+def test_it_writes_nothing_when_the_file_writer_or_the_statements_beside_it_fail(
+    make_session, operator, monkeypatch, failing
+):
+    """The file is written in a thread while the snapshots move: a failure on either side
+    undoes both."""
+    session = make_session()
+    summary = change_summary(session)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"{failing} failed")
+
+    monkeypatch.setattr(services, failing, broken)
+    with pytest.raises(RuntimeError, match=f"{failing} failed"):
+        export_batch_create(session=session, export_type="pvault", actor=operator)
+
+    _nothing_written(session, summary)

@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from exports.models import ExportBatch
 from exports.selectors import (
     change_summary,
+    change_summary_computed,
     export_candidates,
     proof_offenders,
     session_proof,
@@ -209,6 +210,7 @@ def assert_proven(session: ProcessingSession, step: str) -> None:
     assert proof.balanced, (step, proof)
     assert proof_offenders(session) == [], step
     summary = change_summary(session)
+    assert summary == change_summary_computed(session), step  # the stored row is exact
     delta = export_candidates(session, export_type="pvault")
     assert delta.count() == summary["new"] + summary["changed"], step
     pending = sum((rev.car_amount - (rev.exported_car_amount or 0) for rev in delta), Decimal(0))
