@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -494,36 +495,58 @@ DETAIL_PANELS: dict[str, Callable[[HtmxHttpRequest, ProcessingSession], dict[str
 @login_required
 @require_http_methods(["GET", "POST"])
 def receipts_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def store(data: dict[str, Any], session: ProcessingSession) -> str:
+        version = receipt_version_upload(
+            session=session,
+            file=data["file"],
+            actor=request.user,
+            mode=data["mode"],
+            note=data["note"],
+            force=data["force"],
+            preview=data["preview"],
+            profile=data["profile"],
+        )
+        return f"Receipts v{version.version} stored."
+
+    return _file_upload(
+        request,
+        pk,
+        form_class=ReceiptUploadForm,
+        template=RECEIPTS,
+        form_id="receipts-form",
+        url_name="sessions_app:receipts_upload",
+        store=store,
+    )
+
+
+def _file_upload(
+    request: HtmxHttpRequest,
+    pk: int,
+    *,
+    form_class: type[forms.Form],
+    template: str,
+    form_id: str,
+    url_name: str,
+    store: Callable[[dict[str, Any], ProcessingSession], str],
+    extra: Callable[[ProcessingSession], dict[str, Any]] | None = None,
+) -> HttpResponse:
+    """An upload dialog: the form (again, with its errors), or the file handed to `store`,
+    whose refusal is shown under the form; on success the session's job panel takes over."""
     session = get_session_for(request.user, pk, write=True)
     initial = {"profile": request.GET["profile"]} if request.GET.get("profile") else None
-    form = ReceiptUploadForm(
-        request.POST or None, request.FILES or None, session=session, initial=initial
-    )
+    form = form_class(request.POST or None, request.FILES or None, session=session, initial=initial)
     context: dict[str, Any] = {"session": session, "form": form}
     if request.method == "GET" or not form.is_valid():
+        context.update(extra(session) if extra else {})
         status = 200 if request.method == "GET" else 422
-        return dialog_response(request, RECEIPTS, context, form="receipts-form", status=status)
+        return dialog_response(request, template, context, form=form_id, status=status)
     try:
-        version = _receipts_store(form, session, request.user)
+        stored = store(form.cleaned_data, session)
     except DomainError as error:
-        return _upload_refused(request, context, error)
+        return _upload_refused(request, context, error, template=template, url_name=url_name)
     if not request.htmx:
-        messages.success(request, f"Receipts v{version.version} stored.")
+        messages.success(request, stored)
     return after_job_changed(request, session)
-
-
-def _receipts_store(form: ReceiptUploadForm, session: ProcessingSession, user: Any) -> Any:
-    data = form.cleaned_data
-    return receipt_version_upload(
-        session=session,
-        file=data["file"],
-        actor=user,
-        mode=data["mode"],
-        note=data["note"],
-        force=data["force"],
-        preview=data["preview"],
-        profile=data["profile"],
-    )
 
 
 def _upload_refused(
@@ -531,8 +554,8 @@ def _upload_refused(
     context: dict[str, Any],
     error: DomainError,
     *,
-    template: str = RECEIPTS,
-    url_name: str = "sessions_app:receipts_upload",
+    template: str,
+    url_name: str,
 ) -> HttpResponse:
     """The reason a file was refused, under the form: with htmx only that part is replaced,
     so the chosen file stays selected for a forced or corrected retry."""
@@ -562,18 +585,7 @@ def _upload_refused(
 @login_required
 @require_http_methods(["GET", "POST"])
 def card_replace(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    session = get_session_for(request.user, pk, write=True)
-    initial = {"profile": request.GET["profile"]} if request.GET.get("profile") else None
-    form = CardReplaceForm(
-        request.POST or None, request.FILES or None, session=session, initial=initial
-    )
-    context: dict[str, Any] = {"session": session, "form": form}
-    if request.method == "GET" or not form.is_valid():
-        context["refusal"] = card_replace_refusal(session)
-        status = 200 if request.method == "GET" else 422
-        return dialog_response(request, CARD, context, form="card-form", status=status)
-    data = form.cleaned_data
-    try:
+    def store(data: dict[str, Any], session: ProcessingSession) -> str:
         session_card_replace(
             session=session,
             file=data["file"],
@@ -582,13 +594,18 @@ def card_replace(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             force=data["force"],
             actor=request.user,
         )
-    except DomainError as error:
-        return _upload_refused(
-            request, context, error, template=CARD, url_name="sessions_app:card_replace"
-        )
-    if not request.htmx:
-        messages.success(request, "Card statement replaced; every employee is recalculated.")
-    return after_job_changed(request, session)
+        return "Card statement replaced; every employee is recalculated."
+
+    return _file_upload(
+        request,
+        pk,
+        form_class=CardReplaceForm,
+        template=CARD,
+        form_id="card-form",
+        url_name="sessions_app:card_replace",
+        store=store,
+        extra=lambda session: {"refusal": card_replace_refusal(session)},
+    )
 
 
 @login_required
