@@ -19,14 +19,10 @@ from exports.models import SessionChangeSummary
 from exports.selectors import change_summary, change_summary_computed
 from exports.services import export_batch_create, export_batch_void
 from sessions_app.models import EmployeeRevision, ProcessingSession
+from tests.exports.test_selectors import revision_rows
 from tests.factories import EmployeeRevisionFactory, ProcessingSessionFactory
 
 pytestmark = pytest.mark.django_db
-
-STATUSES = [choice for choice, _ in EmployeeRevision.Status.choices]
-amounts = st.decimals(min_value=Decimal("-500"), max_value=Decimal("99999"), places=2).map(
-    lambda value: value + Decimal("0.00")
-)
 
 
 def assert_summary_exact(*sessions: ProcessingSession) -> None:
@@ -118,37 +114,14 @@ def test_it_is_rebuilt_from_scratch_to_the_same_rows(db):
 # --- Any write, any order ------------------------------------------------------------------
 
 
-@st.composite
-def revision_values(draw: st.DrawFn) -> dict[str, Any]:
-    """Amounts, a status and an export snapshot that is absent, equal or different."""
-    car, receipt = draw(amounts), draw(amounts)
-    status = draw(st.sampled_from(STATUSES))
-    snapshot = draw(st.sampled_from(["none", "same", "car", "receipt"]))
-    other = draw(amounts)
-    exported = {
-        "none": (None, None),
-        "same": (car, receipt),
-        "car": (other, receipt),
-        "receipt": (car, other),
-    }[snapshot]
-    return {
-        "car_amount": car,
-        "receipt_amount": receipt,
-        "status": status,
-        "resolution_note": "accepted" if status == "resolved" else "",
-        "exported_car_amount": exported[0],
-        "exported_receipt_amount": exported[1],
-    }
-
-
 writes = st.lists(
     st.one_of(
-        st.tuples(st.just("insert"), st.integers(0, 1), st.lists(revision_values(), max_size=6)),
-        st.tuples(st.just("update"), st.integers(0, 7), revision_values()),
-        st.tuples(st.just("save"), st.integers(0, 7), revision_values()),
+        st.tuples(st.just("insert"), st.integers(0, 1), st.lists(revision_rows(), max_size=6)),
+        st.tuples(st.just("update"), st.integers(0, 7), revision_rows()),
+        st.tuples(st.just("save"), st.integers(0, 7), revision_rows()),
         st.tuples(st.just("delete"), st.integers(0, 7), st.none()),
         st.tuples(st.just("move"), st.integers(0, 7), st.none()),
-        st.tuples(st.just("refused"), st.integers(0, 7), revision_values()),
+        st.tuples(st.just("refused"), st.integers(0, 7), revision_rows()),
     ),
     max_size=12,
 )
