@@ -31,14 +31,13 @@ import json
 import os
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.recalc import generate_files
+from bench.recalc import child_result, generate_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL_LINES = 1_000
@@ -192,16 +191,7 @@ def child_parse(path: Path) -> dict[str, Any]:
 
 
 def run_child(*arguments: str) -> Any:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.parse", *arguments],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if completed.returncode:
-        sys.stderr.write(completed.stderr)
-        raise SystemExit(f"bench child {arguments} failed")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return child_result([sys.executable, "-m", "bench.parse", *arguments])
 
 
 # --- Report -------------------------------------------------------------------------------------

@@ -285,17 +285,18 @@ def child_cleanup(engagement_id: int) -> dict[str, Any]:
     return {"ok": True}
 
 
-def run_child(*arguments: str) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, __file__, "--child", *arguments],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+def child_result(command: list[str]) -> Any:
+    """Run a benchmark phase in a process of its own; its last output line is its JSON
+    result (so its peak RSS is its own)."""
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if completed.returncode:
         sys.stderr.write(completed.stderr)
-        raise SystemExit(f"bench child {arguments} failed")
+        raise SystemExit(f"bench child {command[1:]} failed")
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def run_child(*arguments: str) -> dict[str, Any]:
+    return child_result([sys.executable, __file__, "--child", *arguments])
 
 
 # --- Report ------------------------------------------------------------------------------------
