@@ -1,0 +1,1 @@
+"""The bottom layer: code every app may import, which imports no app."""
