@@ -35,6 +35,9 @@ class ActivityEvent(models.Model):
         LOGIN_FAILED = "login_failed", "Failed login"
         SESSION_ARCHIVED = "session_archived", "Session archived"
         SESSION_RESTORED = "session_restored", "Session restored"
+        LINES_MATCHED = "lines_matched", "Lines matched by hand"
+        LINES_UNMATCHED = "lines_unmatched", "Lines unmatched by hand"
+        MANUAL_MATCH_ENDED = "manual_match_ended", "Manual match ended"
 
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
