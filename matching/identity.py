@@ -48,6 +48,7 @@ def receipt_line_values(
             "line_number",
             "receipt_date",
             "receipt_id",
+            "merchant",
             "amount",
             "receipt_version__version",
         )

@@ -99,15 +99,19 @@ def session_matching_store(
 
 
 def decisions_refresh(
-    session: ProcessingSession, *, version_ids: list[int], actor: Any, outcome: MatchingOutcome
+    session: ProcessingSession,
+    *,
+    version_ids: list[int],
+    actor: Any,
+    outcome: MatchingOutcome,
+    employee_id: str | None = None,
 ) -> list[ManualDecision]:
     """The active decisions, each pointing at its line(s) as they are now; those whose line
     is gone are ended (an audit event each)."""
-    decisions = list(
-        ManualDecision.objects.filter(session=session, ended_at__isnull=True).order_by(
-            "decided_at", "id"
-        )
-    )
+    decisions = ManualDecision.objects.filter(session=session, ended_at__isnull=True)
+    if employee_id is not None:
+        decisions = decisions.filter(employee_id=employee_id)
+    decisions = list(decisions.order_by("decided_at", "id"))
     if not decisions:
         return []
     employees = {d.employee_id for d in decisions}
@@ -256,6 +260,17 @@ def _leftovers_pair(
         by_employee[row[0]][0].append(row)
     for row in receipts:
         by_employee[row[0]][1].append(row)
+    _pair_and_store(connection, session_id, by_employee, outcome)
+
+
+def _pair_and_store(
+    connection: BaseDatabaseWrapper,
+    session_id: int,
+    by_employee: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]],
+    outcome: MatchingOutcome,
+) -> None:
+    """Pair each employee's free lines with the rounds and store the pairs and the lines
+    left unmatched. Rows as _card_leftovers and _receipt_leftovers read them."""
     pair_rows, unmatched_rows = [], []
     for employee_id, (card_rows, receipt_rows) in by_employee.items():
         free_cards = [
@@ -337,3 +352,52 @@ def _receipt_leftovers(
     with connection.cursor() as cursor:
         cursor.execute(sql, {"session": session_id, **params})
         return cursor.fetchall()
+
+
+# --- One employee, after an operator's decision -----------------------------------------------
+
+
+def employee_matching_store(
+    session: ProcessingSession,
+    *,
+    employee_id: str,
+    version_ids: list[int],
+    actor: Any = None,
+    connection: BaseDatabaseWrapper = default_connection,
+) -> MatchingOutcome:
+    """Pair one employee again from scratch, exactly as the recalculation would (the same
+    decisions first, the same rounds), and replace their stored rows."""
+    outcome = MatchingOutcome()
+    manual = decisions_refresh(
+        session, version_ids=version_ids, actor=actor, outcome=outcome, employee_id=employee_id
+    )
+    for model in (LinePair, UnmatchedLine):
+        model.objects.filter(session=session, employee_id=employee_id).delete()
+    cards = [
+        (employee_id, row["id"], row["line_number"], row["transaction_date"], row["merchant"],
+         row["amount"], 0)
+        for row in card_line_values(session.pk, [employee_id])
+    ]  # fmt: skip
+    receipts = [
+        (employee_id, row["id"], row["line_number"], row["receipt_date"], row["receipt_id"],
+         row["amount"], 0, row["receipt_version__version"], row["merchant"])
+        for row in receipt_line_values(session.pk, [employee_id], version_ids)
+    ]  # fmt: skip
+    matched = [d for d in manual if d.kind == ManualDecision.Kind.MATCH]
+    held = {d.card_line_id for d in manual}
+    manual_receipts = {d.receipt_line_id for d in matched}
+    rows_insert(
+        connection,
+        LinePair._meta.db_table,
+        [*PAIR_COLUMNS, "decision_id"],
+        [
+            (session.pk, employee_id, d.card_line_id, d.receipt_line_id, Rule.MANUAL, d.pk)
+            for d in matched
+        ],
+    )
+    outcome.pairs += len(matched)
+    paired_cards = {d.card_line_id for d in matched}
+    cards = [(*row[:6], 1 if row[1] in held else 0) for row in cards if row[1] not in paired_cards]
+    receipts = [row for row in receipts if row[1] not in manual_receipts]
+    _pair_and_store(connection, session.pk, {employee_id: (cards, receipts)}, outcome)
+    return outcome
