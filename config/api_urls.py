@@ -11,6 +11,8 @@ from recalc import apis as recalc_api
 from sessions_app import apis as sessions_api
 
 session_urls = [
+    # Before the employee routes: their employee id must not swallow `…/lines/`.
+    path("", include("matching.api_urls")),
     path("", sessions_api.SessionDetailApi.as_view(), name="api-session"),
     path("switch/", sessions_api.SessionSwitchApi.as_view(), name="api-session-switch"),
     path("close/", sessions_api.SessionCloseApi.as_view(), name="api-session-close"),

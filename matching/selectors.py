@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 
 from matching.models import LinePair, ManualDecision, UnmatchedLine
 from sessions_app.models import (
@@ -245,3 +245,32 @@ def line_is_paired(
     if card_line_id is not None:
         return pairs.filter(card_line_id=card_line_id).first()
     return pairs.filter(receipt_line_id=receipt_line_id).first()
+
+
+CHASE_ORDERING = ("employee_id", "employee_name", "date", "amount", "merchant")
+
+
+def chase_list(
+    *,
+    session: ProcessingSession,
+    employee: str | None = None,
+    search: str | None = None,
+    ordering: Iterable[str] = (),
+) -> QuerySet[UnmatchedLine]:
+    """The chase list filtered and sorted as the page and the API offer it. `ordering` takes
+    CHASE_ORDERING names, `-` for descending; the chase order breaks ties."""
+    charges = unmatched_charges(
+        session=session, employee_ids=[employee] if employee is not None else None
+    )
+    if search:
+        charges = charges.filter(
+            Q(employee_id__icontains=search)
+            | Q(merchant__icontains=search)
+            | Q(employee_name__icontains=search)
+        )
+    keys = [key for key in ordering if key.lstrip("-") in CHASE_ORDERING]
+    if keys:
+        charges = charges.order_by(
+            *keys, "employee_id", F("date").asc(nulls_last=True), "line_number", "line_id"
+        )
+    return charges
