@@ -192,9 +192,7 @@ def test_the_chase_list_downloads_as_csv(api, session):
 def test_an_employee_id_with_a_slash_works_in_the_lines_routes(
     api, engagement, operator, django_capture_on_commit_callbacks
 ):
-    card = (
-        "Employee ID,Employee Name,Date,Merchant,Amount\nAB/12 %x,Ann,2026-10-01,TAXI,10.00\n"
-    ).encode()
+    card = b"Employee ID,Employee Name,Date,Merchant,Amount\nAB/12 %x,Ann,2026-10-01,TAXI,10.00\n"
     receipts = (
         b"Employee ID,Employee Name,Date,Receipt ID,Amount\nAB/12 %x,Ann,2026-10-03,R1,10.00\n"
     )
