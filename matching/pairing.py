@@ -15,6 +15,8 @@ The number of statements does not grow with the number of employees."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -85,14 +87,35 @@ def session_matching_store(
             if d.kind == ManualDecision.Kind.MATCH
         ],
     )
-    if version_ids:
-        with connection.cursor() as cursor:
-            sql, params = _same_day_sql(connection, session.pk, version_ids)
-            cursor.execute(sql, params)
-            outcome.pairs += max(cursor.rowcount, 0)
-    outcome.pairs += sum(1 for d in manual if d.kind == ManualDecision.Kind.MATCH)
-    _leftovers_pair(connection, session.pk, version_ids, outcome)
+    with joins_by_hash(connection):
+        if version_ids:
+            with connection.cursor() as cursor:
+                sql, params = _same_day_sql(connection, session.pk, version_ids)
+                cursor.execute(sql, params)
+                outcome.pairs += max(cursor.rowcount, 0)
+        outcome.pairs += sum(1 for d in manual if d.kind == ManualDecision.Kind.MATCH)
+        _leftovers_pair(connection, session.pk, version_ids, outcome)
     return outcome
+
+
+@contextmanager
+def joins_by_hash(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """The pairs were all just rewritten, so PostgreSQL has no statistics for them yet (and
+    none for lines stored a moment ago until autovacuum passes): it would guess a handful of
+    rows and join 500k lines to 500k pairs by nested loop. The joins here are over whole
+    sessions, which hash joins do in one pass; inside the apply transaction only."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_nestloop TO DEFAULT")
+            cursor.execute("SET LOCAL work_mem TO DEFAULT")
 
 
 # --- 1. The operator's decisions --------------------------------------------------------------
