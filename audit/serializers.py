@@ -32,12 +32,16 @@ class SessionExceptionRateSerializer(serializers.Serializer):
     employees = serializers.IntegerField()
     exceptions = serializers.IntegerField()
     rate_percent = serializers.DecimalField(**RATE)
+    unmatched_charges = serializers.IntegerField(help_text="Card lines without a receipt")
+    unmatched_charges_amount = serializers.DecimalField(**MONEY)
 
 
 class ExceptionRateSerializer(serializers.Serializer):
     employees = serializers.IntegerField()
     exceptions = serializers.IntegerField()
     rate_percent = serializers.DecimalField(**RATE)
+    unmatched_charges = serializers.IntegerField()
+    unmatched_charges_amount = serializers.DecimalField(**MONEY)
     sessions = SessionExceptionRateSerializer(many=True)
 
 

@@ -139,6 +139,11 @@ class ExportLine(models.Model):
     previous_exported_at = models.DateTimeField(null=True, blank=True)
     had_previous_export = models.BooleanField(default=False)
     adjustment_amount = models.DecimalField(**MONEY, default=0)
+    # Exceptions reports: the employee's charges without a receipt (SPEC §14) when the
+    # report was made. Empty on pVault lines and on lines made before line matching, whose
+    # files have no such columns.
+    unmatched_charge_count = models.PositiveIntegerField(null=True, blank=True)
+    unmatched_charge_amount = models.DecimalField(**MONEY, null=True, blank=True)
     # Set when pVault is known to hold this line (at generation, or by a later
     # mark-exported); only marked lines of non-void pvault batches count as exported.
     marked_at = models.DateTimeField(null=True, blank=True)

@@ -95,6 +95,8 @@ LINE_FILE_FIELDS = (
     "last_changed_at",
     "previous_exported_amount",
     "adjustment_amount",
+    "unmatched_charge_count",
+    "unmatched_charge_amount",
 )
 
 

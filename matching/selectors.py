@@ -53,7 +53,7 @@ def unmatched_charge_figures(
     if employee_ids is not None:
         charges = charges.filter(employee_id__in=list(employee_ids))
     rows = charges.values("employee_id").annotate(n=Count("id"), amount=Sum("amount"))
-    return {row["employee_id"]: (row["n"], row["amount"] or ZERO) for row in rows}
+    return {row["employee_id"]: (row["n"], _money(row["amount"])) for row in rows}
 
 
 def session_unmatched_totals(session_ids: Iterable[int]) -> dict[int, tuple[int, Decimal]]:
@@ -63,7 +63,12 @@ def session_unmatched_totals(session_ids: Iterable[int]) -> dict[int, tuple[int,
         .values("session_id")
         .annotate(n=Count("id"), amount=Sum("amount"))
     )
-    return {row["session_id"]: (row["n"], row["amount"] or ZERO) for row in rows}
+    return {row["session_id"]: (row["n"], _money(row["amount"])) for row in rows}
+
+
+def _money(value: Decimal | None) -> Decimal:
+    """SQLite adds decimals up as floating point: back to cents."""
+    return (value or ZERO).quantize(Decimal("0.01"))
 
 
 # --- One employee's lines ---------------------------------------------------------------------

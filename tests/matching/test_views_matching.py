@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from matching.selectors import employee_lines
+from matching.services import lines_unmatch
 from sessions_app.services import session_close
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +192,22 @@ def test_the_unmatched_charges_page_filters_sorts_pages_and_downloads(
     assert "<html" not in filtered and "2 charges" in filtered and "MARRIOTT" not in filtered
     rows = list(csv.reader(io.StringIO(download.content.decode())))
     assert [row[4] for row in rows[1:]] == ["MARRIOTT", "STARBUCKS"]
+
+
+def test_admin_shows_pairs_and_decisions_read_only(admin_client, make_session, operator):
+    session = make_session()
+    lines = employee_lines(session=session, employee_id="E1001")
+    lines_unmatch(
+        session=session, employee_id="E1001", card_line_id=lines.pairs[0].card_line.id,
+        note="other trip", actor=operator,
+    )  # fmt: skip
+
+    pairs = admin_client.get(reverse("admin:matching_linepair_changelist"))
+    unmatched = admin_client.get(reverse("admin:matching_unmatchedline_changelist"))
+    decisions = admin_client.get(reverse("admin:matching_manualdecision_changelist"))
+    add = admin_client.get(reverse("admin:matching_linepair_add"))
+
+    assert pairs.status_code == 200 and "Same amount, same day" in pairs.content.decode()
+    assert "HILTON GARDEN INN" in unmatched.content.decode()
+    assert "other trip" in decisions.content.decode()
+    assert add.status_code == 403
