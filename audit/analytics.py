@@ -113,7 +113,7 @@ def exception_rate(sessions: QuerySet[ProcessingSession]) -> dict[str, Any]:
     rows = list(rows)
     # SPEC §14: the card lines no receipt is paired with, per session.
     unmatched = session_unmatched_totals(session.pk for session in rows)
-    per_session = [
+    per_session: list[dict[str, Any]] = [
         {
             "session_id": session.pk,
             "session": session.name,

@@ -10,5 +10,6 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("exports/", include("exports.urls")),
     path("", include("matching.urls")),
+    path("", include("recalc.urls")),
     path("", include("sessions_app.urls")),
 ]

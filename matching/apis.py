@@ -14,17 +14,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.csv import csv_response
-from config.api_permissions import (
-    FirstRendererNegotiation,
-    ordering_from,
-    ordering_parameter,
-    session_for,
-    validated,
-)
+from core.api import FirstRendererNegotiation, ordering_from, ordering_parameter, validated
 from matching import serializers as s
-from matching.selectors import CHASE_ORDERING, chase_list, employee_lines
+from matching.selectors import (
+    CHASE_ORDERING,
+    chase_list,
+    employee_lines,
+    employee_revision_for,
+)
 from matching.services import lines_match, lines_unmatch
-from sessions_app.apis import revision_for
+from sessions_app.access import session_for
 
 CHASE_CSV_HEADER = (
     "employee_id", "employee_name", "line_number", "date", "merchant", "amount",
@@ -39,7 +38,7 @@ class EmployeeLinesApi(APIView):
     @extend_schema(tags=["matching"], responses=s.EmployeeLinesSerializer)
     def get(self, request: Request, pk: int, employee_id: str) -> Response:
         session = session_for(request.user, pk)
-        revision_for(session, employee_id)
+        employee_revision_for(session=session, employee_id=employee_id)
         return lines_answer(employee_lines(session=session, employee_id=employee_id))
 
 
@@ -54,7 +53,7 @@ class EmployeeLinesMatchApi(APIView):
     )
     def post(self, request: Request, pk: int, employee_id: str) -> Response:
         session = session_for(request.user, pk, write=True)
-        revision_for(session, employee_id)
+        employee_revision_for(session=session, employee_id=employee_id)
         data = validated(s.MatchSerializer, request.data)
         lines = lines_match(
             session=session,
@@ -78,7 +77,7 @@ class EmployeeLinesUnmatchApi(APIView):
     )
     def post(self, request: Request, pk: int, employee_id: str) -> Response:
         session = session_for(request.user, pk, write=True)
-        revision_for(session, employee_id)
+        employee_revision_for(session=session, employee_id=employee_id)
         data = validated(s.UnmatchSerializer, request.data)
         lines = lines_unmatch(
             session=session,

@@ -239,9 +239,7 @@ def _version_filter(version_ids: list[int]) -> tuple[str, dict[str, int]]:
 def _version_number(version_ids: list[int]) -> str:
     """The receipts version number of a line, from its version id: a CASE over the few
     versions in effect instead of a join with every line."""
-    numbers = dict(
-        ReceiptVersion.objects.filter(pk__in=version_ids).values_list("pk", "version")
-    )
+    numbers = dict(ReceiptVersion.objects.filter(pk__in=version_ids).values_list("pk", "version"))
     whens = " ".join(f"WHEN {int(pk)} THEN {int(numbers[pk])}" for pk in version_ids)
     return f"CASE l.receipt_version_id {whens} END"
 
@@ -273,8 +271,9 @@ def _same_day_sql(
         ") c JOIN ("
         f"SELECT l.id, l.employee_id, l.receipt_date AS day, {receipt_cents} AS cents, "
         "ROW_NUMBER() OVER (PARTITION BY l.employee_id, l.receipt_date, "
-        f"{receipt_cents} ORDER BY {_version_number(version_ids)}, l.line_number, l.id) AS turn "
-        f"FROM {receipt} l WHERE l.session_id = %(session)s AND l.receipt_version_id IN ({versions}) "
+        f"{receipt_cents} ORDER BY {_version_number(version_ids)}, l.line_number, l.id) "
+        f"AS turn FROM {receipt} l "
+        f"WHERE l.session_id = %(session)s AND l.receipt_version_id IN ({versions}) "
         "AND l.receipt_date IS NOT NULL "
         f"AND l.id NOT IN ({_manual_receipt_lines(connection)})"
         ") r ON r.employee_id = c.employee_id AND r.day = c.day AND r.cents = c.cents "

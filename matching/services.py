@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
+from core.errors import InvalidState, StaleVersion, ValidationFailed
+from core.locking import ensure_open, lock
 from matching.identity import (
     LineIdentity,
     card_identities,
@@ -24,10 +26,8 @@ from matching.identity import (
 from matching.models import LinePair, ManualDecision
 from matching.pairing import employee_matching_store
 from matching.selectors import EmployeeLines, employee_lines, lines_version
-from sessions_app.errors import InvalidState, StaleVersion, ValidationFailed
 from sessions_app.models import ProcessingSession, ReceiptVersion
-from sessions_app.selectors import effective_receipt_version_numbers
-from sessions_app.services import _ensure_open, _lock_session
+from sessions_app.versions import effective_receipt_version_numbers
 
 NOTE_LENGTH = 2000
 
@@ -58,8 +58,8 @@ def lines_match(
     note = _note(note, required=True)
     card_line_id, receipt_line_id = _line_id(card_line_id), _line_id(receipt_line_id)
     with transaction.atomic():
-        session = _lock_session(session)
-        _ensure_open(session)
+        session = lock(session)
+        ensure_open(session)
         _ensure_fresh(session, employee_id, expected_version)
         version_ids = applied_receipt_version_ids(session)
         card = _card_identity(session, employee_id, card_line_id)
@@ -116,8 +116,8 @@ def lines_unmatch(
     note = _note(note, required=False)
     card_line_id = _line_id(card_line_id)
     with transaction.atomic():
-        session = _lock_session(session)
-        _ensure_open(session)
+        session = lock(session)
+        ensure_open(session)
         _ensure_fresh(session, employee_id, expected_version)
         version_ids = applied_receipt_version_ids(session)
         card = _card_identity(session, employee_id, card_line_id)

@@ -10,18 +10,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import DomainError
+from core.htmx import domain_status
 from matching.apis import chase_csv
 from matching.forms import ChaseFilterForm, LinesMatchForm, LinesUnmatchForm
-from matching.selectors import CHASE_ORDERING, chase_list, employee_lines
+from matching.selectors import (
+    CHASE_ORDERING,
+    chase_list,
+    employee_lines,
+    employee_revision_for,
+)
 from matching.services import lines_match, lines_unmatch
-from sessions_app.errors import DomainError
+from sessions_app.access import can_write, get_session_for
 from sessions_app.models import EmployeeRevision, ProcessingSession
-from sessions_app.selectors import get_session_for
-from sessions_app.views import can_write, domain_status
 
 LINES = "matching/_lines.html"
 CHASE = "matching/unmatched_charges.html"
@@ -36,7 +41,7 @@ CHASE_COLUMNS = {
 
 
 def _revision_of(session: ProcessingSession, employee_id: str) -> EmployeeRevision:
-    return get_object_or_404(EmployeeRevision, session=session, employee_id=employee_id)
+    return employee_revision_for(session=session, employee_id=employee_id)
 
 
 def _employee_url(session: ProcessingSession, employee_id: str) -> str:
