@@ -110,9 +110,9 @@ def exception_rate(sessions: QuerySet[ProcessingSession]) -> dict[str, Any]:
         )
         .order_by("created_at", "pk")
     )
-    rows = list(rows)
+    sessions_listed = list(rows)
     # SPEC §14: the card lines no receipt is paired with, per session.
-    unmatched = session_unmatched_totals(session.pk for session in rows)
+    unmatched = session_unmatched_totals(session.pk for session in sessions_listed)
     per_session: list[dict[str, Any]] = [
         {
             "session_id": session.pk,
@@ -124,7 +124,7 @@ def exception_rate(sessions: QuerySet[ProcessingSession]) -> dict[str, Any]:
             "unmatched_charges": unmatched.get(session.pk, (0, ZERO))[0],
             "unmatched_charges_amount": unmatched.get(session.pk, (0, ZERO))[1],
         }
-        for session in rows
+        for session in sessions_listed
     ]
     employees = sum(row["employees"] for row in per_session)
     exceptions = sum(row["exceptions"] for row in per_session)

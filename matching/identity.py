@@ -25,17 +25,18 @@ class LineIdentity(NamedTuple):
 
 
 def card_line_values(session_id: int, employee_ids: Iterable[str]) -> list[dict[str, Any]]:
-    return list(
+    rows = (
         CardTransaction.objects.filter(session_id=session_id, employee_id__in=list(employee_ids))
         .order_by("employee_id", "line_number", "id")
         .values("id", "employee_id", "line_number", "transaction_date", "merchant", "amount")
     )
+    return [dict(row) for row in rows]
 
 
 def receipt_line_values(
     session_id: int, employee_ids: Iterable[str], version_ids: list[int]
 ) -> list[dict[str, Any]]:
-    return list(
+    rows = (
         ReceiptLine.objects.filter(
             session_id=session_id,
             receipt_version_id__in=version_ids,
@@ -53,6 +54,7 @@ def receipt_line_values(
             "receipt_version__version",
         )
     )
+    return [dict(row) for row in rows]
 
 
 def card_identities(rows: Iterable[dict[str, Any]]) -> dict[LineIdentity, int]:

@@ -19,11 +19,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from sessions_app.models import MONEY, ProcessingSession
+from sessions_app.models import LINE_PARENT, MONEY, ProcessingSession
 
 # Pairs and unmatched lines are rewritten in bulk by every recalculation; like the
 # statement lines, their parent is not a per-row foreign key check.
-BULK_PARENT = {"on_delete": models.CASCADE, "db_constraint": False, "db_index": False}
+BULK_PARENT = LINE_PARENT
 
 
 class Rule(models.TextChoices):

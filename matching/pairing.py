@@ -135,16 +135,17 @@ def decisions_refresh(
 ) -> list[ManualDecision]:
     """The active decisions, each pointing at its line(s) as they are now; those whose line
     is gone are ended (an audit event each)."""
-    decisions = ManualDecision.objects.filter(session=session, ended_at__isnull=True)
+    active = ManualDecision.objects.filter(session=session, ended_at__isnull=True)
     if employee_id is not None:
-        decisions = decisions.filter(employee_id=employee_id)
-    decisions = list(decisions.order_by("decided_at", "id"))
+        active = active.filter(employee_id=employee_id)
+    decisions = list(active.order_by("decided_at", "id"))
     if not decisions:
         return []
     employees = {d.employee_id for d in decisions}
     cards = card_identities(card_line_values(session.pk, employees))
     receipts = receipt_identities(receipt_line_values(session.pk, employees, version_ids))
-    kept, claimed = [], set()
+    kept: list[ManualDecision] = []
+    claimed: set[tuple[str, int | None]] = set()
     for decision in decisions:
         card_id = cards.get(_card_identity(decision))
         receipt_id = None

@@ -66,14 +66,14 @@ def pair_lines(cards: Iterable[CardRef], receipts: Iterable[ReceiptRef]) -> list
         free[receipt.cents].append(receipt)
     pairs: list[AutoPair] = []
     for rule, within in (("same_day", 0), ("near_date", NEAR_DATE_DAYS), ("amount_only", None)):
-        waiting = []
+        waiting: list[CardRef] = []
         for card in turns:
-            receipt = _best_candidate(card, free.get(card.cents), within)
-            if receipt is None:
+            chosen = _best_candidate(card, free.get(card.cents), within)
+            if chosen is None:
                 waiting.append(card)
                 continue
-            free[card.cents].remove(receipt)
-            pairs.append(AutoPair(card.id, receipt.id, rule))
+            free[card.cents].remove(chosen)
+            pairs.append(AutoPair(card.id, chosen.id, rule))
         turns = waiting
     return pairs
 
@@ -82,7 +82,8 @@ def _best_candidate(
     card: CardRef, candidates: list[ReceiptRef] | None, within: int | None
 ) -> ReceiptRef | None:
     """Candidates are in (version, line number) order, so the first of the nearest wins."""
-    best, best_distance = None, NO_DISTANCE + 1
+    best: ReceiptRef | None = None
+    best_distance = NO_DISTANCE + 1
     for receipt in candidates or ():
         distance = date_distance(card.date, receipt.date)
         if within is not None and distance > within:

@@ -251,18 +251,6 @@ def _receipt_lines(ids: set[int]) -> dict[int, LineView]:
     return {row[0]: LineView(RECEIPT, *row) for row in rows}
 
 
-def line_is_paired(
-    *,
-    session: ProcessingSession,
-    card_line_id: int | None = None,
-    receipt_line_id: int | None = None,
-) -> LinePair | None:
-    pairs = LinePair.objects.filter(session_id=session.pk)
-    if card_line_id is not None:
-        return pairs.filter(card_line_id=card_line_id).first()
-    return pairs.filter(receipt_line_id=receipt_line_id).first()
-
-
 CHASE_ORDERING = ("employee_id", "employee_name", "date", "amount", "merchant")
 
 
