@@ -114,6 +114,7 @@ class JobDiffApi(APIView):
                 "counts": diff.get("counts"),
                 "employees": diff.get("employees", []),
                 "next_delta_export": diff.get("next_delta_export"),
+                "pairs": diff.get("pairs", []),
             }
         )
 

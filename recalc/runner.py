@@ -214,7 +214,7 @@ def _mark_applied(
 
 def _kept_preview_extras(job: RecalcJob) -> dict[str, Any]:
     previous = job.diff if isinstance(job.diff, dict) else {}
-    return {key: previous[key] for key in ("next_delta_export",) if key in previous}
+    return {key: previous[key] for key in ("next_delta_export", "pairs") if key in previous}
 
 
 __all__ = [
