@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.models import LinePair, UnmatchedLine
-from matching.pairing import session_matching_store
+from matching.pairing import employee_matching_store, session_matching_store
 from sessions_app.models import CardTransaction, ReceiptLine, ReceiptVersion
 from tests.factories import ProcessingSessionFactory
 
@@ -123,4 +123,15 @@ def test_it_pairs_as_the_spec_says_whatever_the_storage_order(cards, receipts, s
             unmatched_card = sum((u.amount for u in mine if u.side == "card"), Decimal(0))
             unmatched_receipt = sum((u.amount for u in mine if u.side == "receipt"), Decimal(0))
             assert unmatched_card - unmatched_receipt == card_total - receipt_total
+        # An operator's decision pairs one employee again in Python: the same result.
+        for employee in {row["employee_id"] for row in card_rows + receipt_rows}:
+            employee_matching_store(session, employee_id=employee, version_ids=[v1.pk, v2.pk])
+        again = {
+            (p.employee_id, ids[p.card_line_id, "card"], ids[p.receipt_line_id, "receipt"], p.rule)
+            for p in LinePair.objects.filter(session=session)
+        }
+        assert again == stored
+        assert sorted(
+            (u.side, u.line_id) for u in UnmatchedLine.objects.filter(session=session)
+        ) == sorted((u.side, u.line_id) for u in unmatched)
         transaction.set_rollback(True)
