@@ -20,10 +20,9 @@ from matching.selectors import (
     CHASE_ORDERING,
     chase_list,
     employee_lines,
-    employee_revision_for,
 )
 from matching.services import lines_match, lines_unmatch
-from sessions_app.access import session_for
+from sessions_app.access import get_revision_for, session_for
 
 CHASE_CSV_HEADER = (
     "employee_id", "employee_name", "line_number", "date", "merchant", "amount",
@@ -38,7 +37,7 @@ class EmployeeLinesApi(APIView):
     @extend_schema(tags=["matching"], responses=s.EmployeeLinesSerializer)
     def get(self, request: Request, pk: int, employee_id: str) -> Response:
         session = session_for(request.user, pk)
-        employee_revision_for(session=session, employee_id=employee_id)
+        get_revision_for(session, employee_id)
         return lines_answer(employee_lines(session=session, employee_id=employee_id))
 
 
@@ -53,7 +52,7 @@ class EmployeeLinesMatchApi(APIView):
     )
     def post(self, request: Request, pk: int, employee_id: str) -> Response:
         session = session_for(request.user, pk, write=True)
-        employee_revision_for(session=session, employee_id=employee_id)
+        get_revision_for(session, employee_id)
         data = validated(s.MatchSerializer, request.data)
         lines = lines_match(
             session=session,
@@ -77,7 +76,7 @@ class EmployeeLinesUnmatchApi(APIView):
     )
     def post(self, request: Request, pk: int, employee_id: str) -> Response:
         session = session_for(request.user, pk, write=True)
-        employee_revision_for(session=session, employee_id=employee_id)
+        get_revision_for(session, employee_id)
         data = validated(s.UnmatchSerializer, request.data)
         lines = lines_unmatch(
             session=session,

@@ -8,6 +8,7 @@ merchant or receipt id, amount), since a new receipts version gives its lines ne
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -32,11 +33,11 @@ def _label(date: Any, text: str, amount: Any) -> str:
     )
 
 
-def _card_label(row: dict[str, Any]) -> str:
+def _card_label(row: Mapping[str, Any]) -> str:
     return _label(row["transaction_date"], row["merchant"], row["amount"])
 
 
-def _receipt_label(row: dict[str, Any]) -> str:
+def _receipt_label(row: Mapping[str, Any]) -> str:
     return _label(row["receipt_date"], row["receipt_id"], row["amount"])
 
 

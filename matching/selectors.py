@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
-from django.http import Http404
 
 from matching.models import LinePair, ManualDecision, UnmatchedLine
 from sessions_app.models import (
@@ -70,16 +69,6 @@ def session_unmatched_totals(session_ids: Iterable[int]) -> dict[int, tuple[int,
 def _money(value: Decimal | None) -> Decimal:
     """SQLite adds decimals up as floating point: back to cents."""
     return (value or ZERO).quantize(Decimal("0.01"))
-
-
-def employee_revision_for(*, session: ProcessingSession, employee_id: str) -> EmployeeRevision:
-    """The employee of the session, or 404 (ids from files may hold anything, NUL too)."""
-    revision = None
-    if "\x00" not in employee_id:
-        revision = EmployeeRevision.objects.filter(session=session, employee_id=employee_id).first()
-    if revision is None:
-        raise Http404(f"No employee '{employee_id}' in this session.")
-    return revision
 
 
 # --- One employee's lines ---------------------------------------------------------------------

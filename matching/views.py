@@ -22,10 +22,9 @@ from matching.selectors import (
     CHASE_ORDERING,
     chase_list,
     employee_lines,
-    employee_revision_for,
 )
 from matching.services import lines_match, lines_unmatch
-from sessions_app.access import can_write, get_session_for
+from sessions_app.access import can_write, get_revision_for, get_session_for
 from sessions_app.models import EmployeeRevision, ProcessingSession
 
 LINES = "matching/_lines.html"
@@ -41,7 +40,7 @@ CHASE_COLUMNS = {
 
 
 def _revision_of(session: ProcessingSession, employee_id: str) -> EmployeeRevision:
-    return employee_revision_for(session=session, employee_id=employee_id)
+    return get_revision_for(session, employee_id)
 
 
 def _employee_url(session: ProcessingSession, employee_id: str) -> str:
