@@ -140,8 +140,14 @@ def pvault_rows(batch: BatchHeader, lines: Iterable[Any]) -> Iterable[list[str]]
         ]
 
 
+def _unmatched_charges(line: Any) -> int | None:
+    """The line's count of unmatched charges; None for lines that have none (made before
+    line matching, or rows of another shape)."""
+    return getattr(line, "unmatched_charge_count", None)
+
+
 def exceptions_columns(lines: Sequence[Any]) -> list[str]:
-    with_matching = bool(lines) and lines[0].unmatched_charge_count is not None
+    with_matching = bool(lines) and _unmatched_charges(lines[0]) is not None
     return EXCEPTIONS_COLUMNS + (EXCEPTIONS_MATCHING_COLUMNS if with_matching else [])
 
 
@@ -159,8 +165,9 @@ def exceptions_rows(batch: BatchHeader, lines: Iterable[Any]) -> Iterable[list[s
             text_cell(line.reason),
             datetime_cell(line.last_changed_at),
         ]
-        if line.unmatched_charge_count is not None:
-            row += [str(line.unmatched_charge_count), money_cell(line.unmatched_charge_amount)]
+        count = _unmatched_charges(line)
+        if count is not None:
+            row += [str(count), money_cell(line.unmatched_charge_amount)]
         yield row
 
 
