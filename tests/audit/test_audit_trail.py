@@ -22,8 +22,8 @@ from audit.selectors import history_rows_unattributed
 from exports.models import ExportBatch
 from recalc.models import RecalcJob
 from sessions_app.models import EmployeeRevision, ProcessingSession, ReceiptVersion
-from tests.conftest import fixture_file
 from tests.factories import UserFactory
+from tests.samples import fixture_file
 
 pytestmark = pytest.mark.django_db
 

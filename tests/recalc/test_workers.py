@@ -21,7 +21,7 @@ from audit.models import ActivityEvent, Notification
 from recalc.models import RecalcJob
 from sessions_app.models import EmployeeRevision, ProcessingSession
 from sessions_app.services import receipt_version_upload, session_create
-from tests.conftest import fixture_file
+from tests.concurrency import wait_for
 from tests.recalc.conftest import (
     card_csv,
     generated_amounts,
@@ -34,22 +34,12 @@ from tests.recalc.workers import (
     employees_state,
     history_count,
     qcluster,
-    wait_for,
     watchdog,
 )
+from tests.samples import AFTER_V1, fixture_file, results
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-AFTER_V1 = {
-    "E1001": ("155.75", "155.00", "matched"),
-    "E1002": ("1205.00", "1205.00", "matched"),
-    "E1003": ("89.99", "80.00", "missing_receipts"),
-    "E1004": ("512.30", "300.00", "missing_receipts"),
-    "E1005": ("64.00", "64.00", "matched"),
-    "E1006": ("999.99", "0.00", "missing_receipts"),
-    "E1007": ("60.00", "60.00", "matched"),
-    "E1008": ("0.00", "25.00", "no_card_activity"),
-}
 AFTER_V2_STATUSES = {
     "E1001": "matched",
     "E1002": "matched",
@@ -73,13 +63,6 @@ def db_for_workers(tmp_path: Path) -> WorkerDatabase:
 def through_the_broker(monkeypatch: Any) -> None:
     """From the call on, jobs go to the broker instead of running inline."""
     monkeypatch.setattr(Conf, "SYNC", False)
-
-
-def results(session: ProcessingSession) -> dict[str, tuple[str, str, str]]:
-    return {
-        rev.employee_id: (str(rev.car_amount), str(rev.receipt_amount), rev.status)
-        for rev in EmployeeRevision.objects.filter(session=session)
-    }
 
 
 def test_a_real_worker_processes_a_session_end_to_end(

@@ -13,8 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,17 +20,9 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+from tests.concurrency import wait_for
+
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 class WorkerDatabase:

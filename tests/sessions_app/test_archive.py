@@ -74,11 +74,6 @@ def archive_files(root: Path) -> list[Path]:
 
 
 @pytest.fixture
-def archive(settings: Any, tmp_path: Path) -> FileSystemStorage:
-    return use_archive_root(settings, tmp_path / "archive")
-
-
-@pytest.fixture
 def closed_session(
     make_session, upload_receipts, operator, django_capture_on_commit_callbacks
 ) -> ProcessingSession:

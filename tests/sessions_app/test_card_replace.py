@@ -37,12 +37,11 @@ from sessions_app.services import (
     session_card_replace,
     session_close,
 )
-from tests.conftest import fixture_file
 from tests.factories import EngagementFactory
+from tests.samples import CORRECTED, fixture_file, results
 
 pytestmark = pytest.mark.django_db
 
-CORRECTED = "car_2026_10_corrected.csv"
 # The samples' receipts v1 against the corrected statement (tolerance 1.00): E1002 lost its
 # credit, E1003 was overcharged, E1004 and E1006 are gone from it, E1009 is new.
 AFTER_CORRECTION = {
@@ -56,13 +55,6 @@ AFTER_CORRECTION = {
     "E1008": ("0.00", "25.00", "no_card_activity"),
     "E1009": ("50.00", "0.00", "missing_receipts"),
 }
-
-
-def results(session: ProcessingSession) -> dict[str, tuple[str, str, str]]:
-    return {
-        rev.employee_id: (str(rev.car_amount), str(rev.receipt_amount), rev.status)
-        for rev in EmployeeRevision.objects.filter(session=session)
-    }
 
 
 def visible_rows(session: ProcessingSession) -> dict[str, tuple[Any, ...]]:
