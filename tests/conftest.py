@@ -10,6 +10,7 @@ import pytest
 from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection
 from django.test import Client
+from django_q.conf import Conf
 
 from sessions_app.models import Membership, ProcessingSession
 from sessions_app.services import receipt_version_upload, session_create
@@ -84,6 +85,13 @@ def outsider(db: Any):
     user = UserFactory(username="mallory")
     MembershipFactory(user=user, engagement=other, role=Membership.Role.OPERATOR)
     return user
+
+
+@pytest.fixture
+def through_the_broker(monkeypatch: Any) -> None:
+    """From the call on, jobs go to the broker (django-q2's own setting) instead of running
+    inline: they stay queued until a worker, or the test, runs them."""
+    monkeypatch.setattr(Conf, "SYNC", False)
 
 
 @pytest.fixture

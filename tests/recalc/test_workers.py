@@ -59,12 +59,6 @@ def db_for_workers(tmp_path: Path) -> WorkerDatabase:
     return WorkerDatabase(tmp_path)
 
 
-@pytest.fixture
-def through_the_broker(monkeypatch: Any) -> None:
-    """From the call on, jobs go to the broker instead of running inline."""
-    monkeypatch.setattr(Conf, "SYNC", False)
-
-
 def test_a_real_worker_processes_a_session_end_to_end(
     db_for_workers, through_the_broker, make_session, operator, tmp_path
 ):
