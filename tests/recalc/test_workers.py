@@ -7,7 +7,6 @@ import datetime
 import os
 import re
 import signal
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -147,7 +146,11 @@ def test_kill_minus_9_during_the_apply_then_resume_gives_the_uninterrupted_resul
     # The killed apply left nothing behind.
     assert employees_state(victim.pk, db_for_workers) == victim_before
     assert history_count(victim.pk, "receipts v2 applied", db_for_workers) == 0
-    time.sleep(2.2)  # the heartbeat goes stale
+    wait_for(
+        lambda: db_for_workers.heartbeat_older_than(job.pk, seconds=2),
+        timeout=30,
+        what="the killed worker's heartbeat to go stale",
+    )
     recovery = watchdog(db_for_workers, tmp_path, JOB_STALE_SECONDS="2")
     assert recovery.wait(timeout=60) == 0, recovery.output()
     assert f"worker lost: [{job.pk}]; resumed: [{job.pk}]" in recovery.output()
@@ -185,7 +188,9 @@ def redis_url() -> Any:
         pytest.skip("the scale-out test runs against PostgreSQL")
     import redis
 
-    url = os.environ.get("RECALC_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+    url = os.environ.get("TEST_REDIS_URL") or os.environ.get(
+        "RECALC_TEST_REDIS_URL", "redis://127.0.0.1:6379/7"
+    )
     client = redis.from_url(url)
     try:
         client.ping()

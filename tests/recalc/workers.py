@@ -8,6 +8,7 @@ back when they are done, so the test then asserts through the ORM as usual."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import signal
 import sqlite3
@@ -19,6 +20,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from tests.concurrency import wait_for
 
@@ -65,6 +67,14 @@ class WorkerDatabase:
         names = ["status", "stage", "processed", "total", "attempts", "claimed_by"]
         row = self.rows(f"SELECT {', '.join(names)} FROM recalc_recalcjob WHERE id = %s", (job_id,))
         return dict(zip(names, row[0], strict=True))
+
+    def heartbeat_older_than(self, job_id: int, seconds: float) -> bool:
+        """Whether the job's last heartbeat is more than `seconds` old: stale, for a
+        watchdog told JOB_STALE_SECONDS=`seconds`."""
+        beat = self.rows("SELECT heartbeat_at FROM recalc_recalcjob WHERE id = %s", (job_id,))[0][0]
+        if isinstance(beat, str):  # SQLite keeps UTC text
+            beat = datetime.datetime.fromisoformat(beat).replace(tzinfo=datetime.UTC)
+        return timezone.now() - beat > datetime.timedelta(seconds=seconds)
 
     def env(self, **extra: str) -> dict[str, str]:
         """The child's environment: not a test run (no PYTEST_VERSION), real broker."""
