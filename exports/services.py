@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
+from core.faults import fault_point
 from exports.errors import ExportFileCorrupt
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import (
@@ -285,6 +286,7 @@ def _batch_generate(
         default_change_reason=f"export generated: {batch.batch_code}",
         default_date=now,
     )
+    fault_point("exports.file_stored", batch)
     _generated_event(batch, generated, actor)
     return batch
 
@@ -302,7 +304,9 @@ def _batch_insert(batch: ExportBatch) -> None:
     which (inside its savepoint) takes the number after."""
     prefix = CODE_PREFIX[batch.export_type]
     for attempt in range(1, SEQUENCE_ATTEMPTS + 1):
-        batch.sequence = _next_sequence(batch.export_type, batch.period)
+        batch.sequence = fault_point(
+            "exports.sequence_picked", _next_sequence(batch.export_type, batch.period)
+        )
         batch.batch_code = f"{prefix}-{batch.period}-{batch.sequence:03d}"
         try:
             with transaction.atomic():
