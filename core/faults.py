@@ -6,10 +6,17 @@ point, not a private function, so they hold however the code around the point is
 Production code calls `fault_point(name, value)`, which returns `value` unchanged unless a
 hook is installed for `name`; only tests install hooks, with `injected_fault`. The points:
 
-- ``exports.file_stored``: an export's file is in storage, its batch, lines and history are
-  written, its transaction not yet committed. Value: the batch.
 - ``exports.sequence_picked``: the batch number an export is about to insert, read from the
   committed batches of its period. Value: that number.
+- ``exports.file_written``: an export's file made in memory, on the writer thread, while the
+  export's statements run beside it. Value: the file's bytes.
+- ``exports.snapshots_set``: a marking export has moved its employees' export snapshots,
+  inside its transaction. Value: the batch.
+- ``exports.file_stored``: an export's file is in storage, its batch, lines and history are
+  written, its transaction not yet committed. Value: the batch.
+- ``archive.lines_removed``: an archived session's lines are deleted and the session marked
+  archived, inside the final transaction, before its activity event. Value: the session.
+- ``recalc.stages_starting``: a job's worker is about to run its stages. Value: the job.
 """
 
 from __future__ import annotations

@@ -276,6 +276,7 @@ def _batch_generate(
             snapshots_set_with_history(
                 batch, marked_at=now, actor=actor, reason=f"exported in {batch.batch_code}"
             )
+            fault_point("exports.snapshots_set", batch)
         _references_checked()
         generated = writing.result()
     _batch_file_store(batch, generated, saved)
@@ -374,7 +375,7 @@ class _GeneratedFile:
 def _file_generate(batch: ExportBatch, lines: Callable[[], list[Any]]) -> _GeneratedFile:
     """No database access: this runs beside the statements of the export."""
     rows = lines()
-    data = export_file_bytes(batch, rows)
+    data = fault_point("exports.file_written", export_file_bytes(batch, rows))
     return _GeneratedFile(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),

@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
+from core.faults import fault_point
 from sessions_app.errors import DomainError, InvalidState
 from sessions_app.models import (
     CardTransaction,
@@ -552,6 +553,7 @@ def _archive_commit(
         locked._history_user = actor  # type: ignore[attr-defined]
         locked._change_reason = f"lines archived to {location}"[:100]  # type: ignore[attr-defined]
         locked.save(update_fields=["archived_at", "archive_location", "updated_at"])
+        fault_point("archive.lines_removed", locked)
         ratio = compression_ratio(totals["bytes_before"], totals["bytes_after"])
         activity_event_record(
             verb=ActivityEvent.Verb.SESSION_ARCHIVED,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from exports import services
+from core.faults import injected_fault
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import change_summary
 from exports.services import export_batch_create
@@ -27,15 +28,15 @@ READY = 150
 
 
 @pytest.fixture
-def slow_writer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Widen the race window: each file takes 0.3 s to write, inside the transaction."""
-    real = services.export_file_bytes
+def slow_writer() -> Iterator[None]:
+    """Widen the race window: each file takes 0.3 s longer to write, inside the transaction."""
 
-    def slow(batch: Any, lines: Any) -> bytes:
+    def slow(data: bytes) -> bytes:
         time.sleep(0.3)
-        return real(batch, lines)
+        return data
 
-    monkeypatch.setattr(services, "export_file_bytes", slow)
+    with injected_fault("exports.file_written", slow):
+        yield
 
 
 def ready_session(engagement: Any = None) -> Any:

@@ -14,6 +14,7 @@ from django.core.files.storage import FileSystemStorage, default_storage, storag
 from django.db import connection
 
 from audit.models import ActivityEvent
+from core.faults import injected_fault
 from exports.selectors import session_proof
 from exports.services import export_batch_create
 from sessions_app import archival
@@ -274,12 +275,10 @@ def test_it_keeps_the_lines_when_the_final_transaction_fails(
 ):
     lines_before = line_snapshot(closed_session)
 
-    def broken_event(**kwargs: Any) -> None:
+    def broken_event(session: ProcessingSession) -> None:
         raise RuntimeError("audit database unavailable")
 
-    monkeypatch.setattr(archival, "activity_event_record", broken_event)
-
-    with pytest.raises(RuntimeError):
+    with injected_fault("archive.lines_removed", broken_event), pytest.raises(RuntimeError):
         session_archive(session=closed_session, actor=operator)
 
     closed_session.refresh_from_db()
