@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from core.errors import NothingToExport
 from core.faults import injected_fault
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import change_summary
 from exports.services import export_batch_create
-from sessions_app.errors import NothingToExport
 from sessions_app.models import EmployeeRevision
 from tests.concurrency import at_once
 from tests.factories import EngagementFactory, ProcessingSessionFactory

@@ -10,6 +10,14 @@ import pytest
 from django.core.files.storage import default_storage
 
 from audit.models import ActivityEvent
+from core.errors import (
+    ConfirmRequired,
+    InvalidState,
+    JobActive,
+    NothingToExport,
+    SessionClosed,
+    ValidationFailed,
+)
 from core.faults import injected_fault
 from exports.errors import ExportFileCorrupt
 from exports.models import ExportBatch, ExportLine
@@ -20,14 +28,6 @@ from exports.services import (
     export_batch_mark_exported,
     export_batch_rebuild,
     export_batch_void,
-)
-from sessions_app.errors import (
-    ConfirmRequired,
-    InvalidState,
-    JobActive,
-    NothingToExport,
-    SessionClosed,
-    ValidationFailed,
 )
 from sessions_app.models import EmployeeRevision
 from sessions_app.services import revision_resolve, session_close, session_update

@@ -14,12 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from audit.models import ActivityEvent
-from exports.models import ExportBatch
-from exports.selectors import session_proof
-from exports.services import export_batch_create, export_batch_void
-from recalc.models import RecalcJob
-from recalc.services import recalc_job_run, session_recalculate
-from sessions_app.errors import (
+from core.errors import (
     CardReplaceNotAllowed,
     DuplicateFile,
     InvalidFile,
@@ -27,6 +22,11 @@ from sessions_app.errors import (
     SessionClosed,
     ValidationFailed,
 )
+from exports.models import ExportBatch
+from exports.selectors import session_proof
+from exports.services import export_batch_create, export_batch_void
+from recalc.models import RecalcJob
+from recalc.services import recalc_job_run, session_recalculate
 from sessions_app.models import CardTransaction, EmployeeRevision, ProcessingSession
 from sessions_app.services import (
     card_replace_refusal,

@@ -9,7 +9,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from sessions_app.errors import InvalidFile, ValidationFailed
+from core.errors import InvalidFile, ValidationFailed
 from sessions_app.ingestion import (
     ColumnsNotFound,
     ImportSettings,
