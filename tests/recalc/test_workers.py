@@ -3,11 +3,9 @@ middle of an apply, and two clusters sharing a Redis broker."""
 
 from __future__ import annotations
 
-import datetime
 import os
 import re
 import signal
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +17,9 @@ from django_q.models import Schedule
 from audit.models import ActivityEvent, Notification
 from recalc.models import RecalcJob
 from sessions_app.models import EmployeeRevision, ProcessingSession
-from sessions_app.services import receipt_version_upload, session_create
+from sessions_app.services import receipt_version_upload
 from tests.concurrency import wait_for
 from tests.recalc.conftest import (
-    card_csv,
     generated_amounts,
     history_rows,
     receipts_csv,
@@ -91,20 +88,6 @@ def test_a_real_worker_processes_a_session_end_to_end(
     assert Notification.objects.get(user=operator).level == Notification.Level.SUCCESS
 
 
-def _generated_session(engagement: Any, operator: Any, name: str, employees: int) -> Any:
-    amounts = generated_amounts(employees)
-    return session_create(
-        engagement=engagement,
-        name=name,
-        period_start=datetime.date(2026, 10, 1),
-        period_end=datetime.date(2026, 10, 31),
-        tolerance=Decimal("1.00"),
-        card_file=card_csv(amounts),
-        receipts_file=receipts_csv(amounts),
-        actor=operator,
-    )
-
-
 def _upload_v2(session: Any, operator: Any, employees: int) -> RecalcJob:
     version = receipt_version_upload(
         session=session,
@@ -115,12 +98,11 @@ def _upload_v2(session: Any, operator: Any, employees: int) -> RecalcJob:
 
 
 def test_kill_minus_9_during_the_apply_then_resume_gives_the_uninterrupted_result(
-    db_for_workers, engagement, operator, monkeypatch, tmp_path
+    db_for_workers, generated_session, operator, monkeypatch, tmp_path
 ):
     employees = 5200  # two apply batches: 5000, then 200
     reference, victim, bystander = (
-        _generated_session(engagement, operator, name, employees)
-        for name in ("Reference", "Victim", "Bystander")
+        generated_session(employees, name=name) for name in ("Reference", "Victim", "Bystander")
     )
     _upload_v2(reference, operator, employees)  # the uninterrupted run, inline
     bystander_before = (revision_rows(bystander), history_rows(bystander))
