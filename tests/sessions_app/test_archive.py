@@ -207,7 +207,7 @@ def test_it_refuses_a_manifest_rewritten_with_a_fresh_seal(closed_session, opera
     path = Path(archive.location) / result.location / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["tables"]["card_transactions"]["amount_sum"] = "1.00"
-    manifest["seal"] = archival._seal(manifest)
+    manifest["seal"] = archival.manifest._seal(manifest)
     path.write_text(json.dumps(manifest))
 
     with pytest.raises(ArchiveCorrupt, match="not the one recorded"):
