@@ -33,6 +33,7 @@ class ActivityEvent(models.Model):
         BULK_CLOSE = "bulk_close", "Bulk close"
         BULK_EXPORT = "bulk_export", "Bulk export"
         LOGIN_FAILED = "login_failed", "Failed login"
+        LOGIN_LOCKED_OUT = "login_locked_out", "Login locked out"
         SESSION_ARCHIVED = "session_archived", "Session archived"
         SESSION_RESTORED = "session_restored", "Session restored"
 

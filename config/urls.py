@@ -11,3 +11,8 @@ urlpatterns = [
     path("exports/", include("exports.urls")),
     path("", include("sessions_app.urls")),
 ]
+
+handler400 = "config.api_errors.bad_request"
+handler403 = "config.api_errors.permission_denied"
+handler404 = "config.api_errors.page_not_found"
+handler500 = "config.api_errors.server_error"

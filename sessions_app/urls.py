@@ -1,5 +1,6 @@
 from django.urls import path
 
+from core import converters  # noqa: F401  (registers the employee_id converter)
 from recalc import views as job_views
 from sessions_app import notification_views, views
 
@@ -28,14 +29,16 @@ urlpatterns = [
     path(f"{session}jobs/<int:job_pk>/discard/", job_views.job_discard, name="job_discard"),
     path(f"{session}jobs/<int:job_pk>/resume/", job_views.job_resume, name="job_resume"),
     path(
-        f"{session}employees/<str:employee_id>/",
-        views.employee_detail,
-        name="employee_detail",
-    ),
-    path(
-        f"{session}employees/<str:employee_id>/resolve/",
+        f"{session}employees/<employee_id:employee_id>/resolve/",
         views.employee_resolve,
         name="employee_resolve",
+    ),
+    # After every longer employee route: the id may itself contain `/`, so the bare
+    # route would otherwise swallow `<id>/resolve/`.
+    path(
+        f"{session}employees/<employee_id:employee_id>/",
+        views.employee_detail,
+        name="employee_detail",
     ),
     path("notifications/", notification_views.notification_list, name="notification_list"),
     path(
