@@ -1,9 +1,9 @@
 """Request and response guards every door shares.
 
-- `RequestSanityMiddleware` refuses a NUL character in the path or the query string
-  before any view sees it: no database accepts one in a text parameter (PostgreSQL
-  raises), so it can only be an attack or a broken client. 400, in the API's format
-  under /api/.
+- `RequestSanityMiddleware` refuses a NUL character in the path (404: nothing is named
+  so) or the query string (400) before any view sees it: no database accepts one in a
+  text parameter (PostgreSQL raises), so it can only be an attack or a broken client.
+  In the API's format under /api/.
 - `NoStoreMiddleware` marks what a shared cache or a browser's back button must not
   keep: every answer to a logged-in user, every API answer and every download.
 """
@@ -14,25 +14,26 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
 from django.utils.cache import patch_cache_control
 
-from config.api_errors import ApiError, is_api_request, json_error_response
+from config.api_errors import ApiError, is_api_request, json_error_response, page_not_found
 
 NUL = "\x00"
 
 
-def _has_nul(request: HttpRequest) -> bool:
-    if NUL in request.path:
-        return True
+def _query_has_nul(request: HttpRequest) -> bool:
     return any(
         NUL in key or any(NUL in value for value in values) for key, values in request.GET.lists()
     )
 
 
 def _refusal(request: HttpRequest) -> HttpResponseBase | None:
-    if not _has_nul(request):
+    if NUL in request.path:
+        # Nothing is named with a NUL: the same answer as any unknown path.
+        return page_not_found(request, Http404("No such page."))
+    if not _query_has_nul(request):
         return None
     message = "The request contains a NUL character."
     if is_api_request(request):

@@ -199,6 +199,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Jobs -------------------------------------------------------------------------------------
 JOB_STALE_SECONDS = env("JOB_STALE_SECONDS")
+# Progress streams (GET /api/v1/jobs/{id}/events/ under ASGI): open at once per user, and
+# how long one lasts before the client's EventSource reconnects.
+JOB_STREAMS_PER_USER = env.int("JOB_STREAMS_PER_USER", default=5)
+JOB_STREAM_MAX_SECONDS = env.int("JOB_STREAM_MAX_SECONDS", default=600)
 
 # --- Email ------------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -20,6 +20,7 @@ from audit.admin_actions import (
     reason_confirmation,
     report_outcomes,
 )
+from core.admin import SafeLookupsMixin
 from exports.integrity import export_files_verify
 from exports.models import ExportBatch, ExportLine
 from exports.services import export_batch_file, export_batch_void, export_file_name
@@ -27,7 +28,7 @@ from sessions_app.errors import DomainError
 
 
 @admin.register(ExportBatch)
-class ExportBatchAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class ExportBatchAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "batch_code",
         "session",
@@ -142,7 +143,7 @@ class ExportBatchAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(ExportLine)
-class ExportLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExportLineAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "batch",
         "employee_id",

@@ -19,6 +19,7 @@ from audit.admin_actions import (
     reason_confirmation,
     report_outcomes,
 )
+from core.admin import SafeLookupsMixin
 from sessions_app.errors import DomainError
 from sessions_app.models import (
     CardTransaction,
@@ -44,7 +45,7 @@ from sessions_app.services import (
 
 
 @admin.register(Engagement)
-class EngagementAdmin(SimpleHistoryAdmin):
+class EngagementAdmin(SafeLookupsMixin, SimpleHistoryAdmin):
     list_display = ["name", "slug", "default_session", "created_at"]
     search_fields = ["name", "slug"]
     date_hierarchy = "created_at"
@@ -70,7 +71,7 @@ class EngagementAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SafeLookupsMixin, admin.ModelAdmin):
     list_display = ["user", "engagement", "role", "created_at"]
     list_filter = ["role", "engagement"]
     search_fields = ["user__username", "user__email", "engagement__name"]
@@ -96,7 +97,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImportProfile)
-class ImportProfileAdmin(admin.ModelAdmin):
+class ImportProfileAdmin(SafeLookupsMixin, admin.ModelAdmin):
     list_display = ["name", "engagement", "delimiter", "encoding", "decimal_separator"]
     list_filter = ["engagement", "encoding", "decimal_separator", "charges_negative"]
     search_fields = ["name", "engagement__name"]
@@ -124,7 +125,7 @@ class ImportProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(UserPreference)
-class UserPreferenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class UserPreferenceAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "default_engagement", "current_session"]
     list_filter = ["default_engagement"]
     search_fields = ["user__username"]
@@ -141,7 +142,7 @@ def _closed_skip(session: ProcessingSession) -> ItemOutcome:
 
 
 @admin.register(ProcessingSession)
-class ProcessingSessionAdmin(SimpleHistoryAdmin):
+class ProcessingSessionAdmin(SafeLookupsMixin, SimpleHistoryAdmin):
     list_display = [
         "name",
         "engagement",
@@ -372,7 +373,7 @@ def _export_outcome(by_id: dict[int, ProcessingSession], item: dict[str, Any]) -
 
 
 @admin.register(ReceiptVersion)
-class ReceiptVersionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class ReceiptVersionAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "session",
         "version",
@@ -390,7 +391,7 @@ class ReceiptVersionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_select_related = ["session", "uploaded_by"]
 
 
-class LineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LineAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Parsed lines: millions of rows, so no full count on every filter change."""
 
     list_select_related = ["session"]
@@ -433,7 +434,7 @@ class ReceiptLineAdmin(LineAdmin):
 
 
 @admin.register(EmployeeRevision)
-class EmployeeRevisionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class EmployeeRevisionAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "employee_id",
         "employee_name",
