@@ -6,8 +6,8 @@ from csp.decorators import csp_update
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config.api_errors import api_not_found
 from core import converters  # noqa: F401  (registers the employee_id converter)
+from core.api_errors import api_not_found
 from exports import apis as exports_api
 from recalc import apis as recalc_api
 from sessions_app import apis as sessions_api

@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
 from django.utils.cache import patch_cache_control
 
-from config.api_errors import ApiError, is_api_request, json_error_response, page_not_found
+from core.api_errors import ApiError, is_api_request, json_error_response, page_not_found
 
 NUL = "\x00"
 

@@ -251,15 +251,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "config.api_permissions.LimitedJSONParser",
-        "config.api_permissions.LimitedFormParser",
+        "core.api.LimitedJSONParser",
+        "core.api.LimitedFormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "config.api_permissions.ApiPagination",
-    "DEFAULT_METADATA_CLASS": "config.api_permissions.ApiMetadata",
+    "DEFAULT_PAGINATION_CLASS": "core.api.ApiPagination",
+    "DEFAULT_METADATA_CLASS": "core.api.ApiMetadata",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "config.api_errors.ErrorDocumentingAutoSchema",
+    "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.api_errors.ErrorDocumentingAutoSchema",
     # A guard against runaway scripts, far above what a person or a normal script sends.
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env("API_USER_RATE", default="6000/minute")},
@@ -329,7 +329,7 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
-CSRF_FAILURE_VIEW = "config.api_errors.csrf_failure"
+CSRF_FAILURE_VIEW = "core.api_errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {

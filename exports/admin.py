@@ -21,10 +21,10 @@ from audit.admin_actions import (
     report_outcomes,
 )
 from core.admin import SafeLookupsMixin
+from core.errors import DomainError
 from exports.integrity import export_files_verify
 from exports.models import ExportBatch, ExportLine
 from exports.services import export_batch_file, export_batch_void, export_file_name
-from sessions_app.errors import DomainError
 
 
 @admin.register(ExportBatch)

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_permissions import FirstRendererNegotiation, not_found_as, session_for
+from core.api import FirstRendererNegotiation, not_found_as
 from recalc.models import RecalcJob
 from recalc.serializers import JobEventSerializer, RecalcJobDiffSerializer, RecalcJobSerializer
 from recalc.services import (
@@ -29,7 +29,7 @@ from recalc.services import (
     session_recalculate,
 )
 from recalc.streams import job_event_stream, job_event_stream_async, job_stream_acquire
-from sessions_app.selectors import check_engagement_access
+from sessions_app.access import check_engagement_access, session_for
 
 
 def job_for(user: Any, pk: int, *, write: bool = False) -> RecalcJob:
