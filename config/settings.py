@@ -36,11 +36,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "simple_history",
+    # Before django_q: its `qcluster` command is recalc's (stops on SIGTERM in time).
+    "recalc",
     "django_q",
     "audit",
     "sessions_app",
     "exports",
-    "recalc",
     "csp",
     # Last: its checks assume the apps above are loaded.
     "axes",
@@ -131,6 +132,10 @@ Q_CLUSTER: dict[str, object] = {
     "poll": 0.5,
     "sync": env.bool("Q_SYNC", default=TESTING),
 }
+# On SIGTERM a qcluster lets running tasks finish for this long, then ends them (an ended
+# recalculation is resumed, see recalc/cluster.py). Keep it below the orchestrator's stop
+# timeout (docker: 10 s, Kubernetes: 30 s, systemd: 90 s by default).
+Q_STOP_GRACE_SECONDS = env.int("Q_STOP_GRACE_SECONDS", default=8)
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:  # type: ignore[operator]
     raise ImproperlyConfigured("Q_RETRY must be larger than Q_TIMEOUT (see Q_CLUSTER).")
 if REDIS_URL:
