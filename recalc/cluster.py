@@ -71,8 +71,9 @@ class GracefulCluster(Cluster):
             return False
         grace = float(settings.Q_STOP_GRACE_SECONDS)
         logger.info("Q Cluster %s stopping (grace %.0f s).", self.name, grace)
-        if self.stop_event is not None:
-            self.stop_event.set()
+        stop_event: Any = self.stop_event  # type: ignore[has-type]
+        if stop_event is not None:
+            stop_event.set()
         self.sentinel.join(timeout=grace)
         if self.sentinel.is_alive():
             logger.warning("Tasks still running after %.0f s: ending them.", grace)
