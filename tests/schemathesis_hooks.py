@@ -13,8 +13,7 @@ import schemathesis
 def error_answers_are_json(ctx: Any, response: Any, case: Any) -> None:
     if response.status_code < 400:
         return
-    content_type = response.headers.get("Content-Type", [""])
-    content_type = content_type[0] if isinstance(content_type, list) else content_type
+    content_type = _header(response.headers, "content-type")
     if not content_type.startswith("application/json"):
         raise AssertionError(
             f"{response.status_code} answered as {content_type or 'no content type'}, not JSON"
@@ -25,3 +24,11 @@ def error_answers_are_json(ctx: Any, response: Any, case: Any) -> None:
         raise AssertionError(f"{response.status_code} body is not the error format") from exc
     if not isinstance(error.get("code"), str) or not error["code"]:
         raise AssertionError(f"{response.status_code} error has no code")
+
+
+def _header(headers: Any, name: str) -> str:
+    """Schemathesis keeps headers as a mapping of lists; the names' case varies."""
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value[0] if isinstance(value, list | tuple) else str(value)
+    return ""
