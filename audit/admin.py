@@ -95,7 +95,7 @@ class ApiTokenAdmin(TokenAdmin):
 
 def _log_token(request: HttpRequest, token: ApiToken, flag: int, message: Any) -> LogEntry:
     return LogEntry.objects.create(
-        user_id=request.user.pk,
+        user_id=int(request.user.pk or 0),
         content_type=ContentType.objects.get_for_model(token, for_concrete_model=False),
         object_id=str(token.user_id),
         object_repr=str(token)[:200],

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from core.api import FirstRendererNegotiation, not_found_as
 from recalc.models import RecalcJob
+from recalc.selectors import get_job_for
 from recalc.serializers import JobEventSerializer, RecalcJobDiffSerializer, RecalcJobSerializer
 from recalc.services import (
     recalc_job_apply,
@@ -29,16 +30,12 @@ from recalc.services import (
     session_recalculate,
 )
 from recalc.streams import job_event_stream, job_event_stream_async, job_stream_acquire
-from sessions_app.access import check_engagement_access, session_for
+from sessions_app.access import session_for
 
 
 def job_for(user: Any, pk: int, *, write: bool = False) -> RecalcJob:
-    job = RecalcJob.objects.select_related("session", "receipt_version").filter(pk=pk).first()
-    if job is None:
-        raise Http404("No such job.")
     with not_found_as("No such job."):
-        check_engagement_access(user, job.session.engagement_id, write=write)
-    return job
+        return get_job_for(user, pk, write=write)
 
 
 def job_answer(job: RecalcJob, *, answer: int = status.HTTP_200_OK) -> Response:
