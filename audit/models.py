@@ -35,6 +35,11 @@ class ActivityEvent(models.Model):
         LOGIN_FAILED = "login_failed", "Failed login"
         SESSION_ARCHIVED = "session_archived", "Session archived"
         SESSION_RESTORED = "session_restored", "Session restored"
+        CONTACTS_IMPORTED = "contacts_imported", "Employee directory loaded"
+        RECEIPTS_REQUESTED = "receipts_requested", "Receipts requested"
+        RECEIPTS_ESCALATED = "receipts_escalated", "Receipts escalated to manager"
+        EMAIL_FAILED = "email_failed", "Email delivery failed"
+        WEEKLY_REPORT_SENT = "weekly_report_sent", "Weekly report sent"
 
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

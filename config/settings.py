@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "sessions_app",
     "exports",
     "recalc",
+    "chasing",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,11 @@ JOB_STALE_SECONDS = env("JOB_STALE_SECONDS")
 # --- Email ------------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="closebook@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
+# --- Chasing receipts (SPEC §16) ----------------------------------------------------------------
+# Seconds to wait after the 1st, 2nd, … failed delivery of an email; past the last it fails.
+CHASING_RETRY_DELAYS = env.list("CHASING_RETRY_DELAYS", cast=int, default=[60, 300, 1800, 7200])
 
 # --- Auth -------------------------------------------------------------------------------------
 LOGIN_URL = "login"
