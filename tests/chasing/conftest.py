@@ -15,6 +15,16 @@ from aiosmtpd.controller import Controller
 
 from chasing.services import employee_contacts_import
 from sessions_app.models import ProcessingSession
+from tests.api.conftest import (  # noqa: F401  (the API clients of every door's tests)
+    anonymous_api,
+    api,
+    client_for,
+    fast_password_hashing,
+    outsider_api,
+    staff,
+    staff_api,
+    viewer_api,
+)
 
 
 @dataclass
