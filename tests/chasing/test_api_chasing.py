@@ -52,7 +52,10 @@ def test_it_loads_an_xlsx_directory(api):
 
 
 def test_a_directory_with_a_bad_row_is_refused_whole(api, directory):
-    bad = "employee_id,email,manager_email\nE1001,new@example.com,\nE1009,not-an-email,\n,x@example.com,\n"
+    bad = (
+        "employee_id,email,manager_email\n"
+        "E1001,new@example.com,\nE1009,not-an-email,\n,x@example.com,\n"
+    )
     answer = api.post(CONTACTS, {"file": _file(bad.encode())}, format="multipart")
     assert answer.status_code == 400
     error = answer.json()["error"]
