@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_q",
     "audit",
     "sessions_app",
+    "matching",
     "exports",
     "recalc",
     "chasing",
