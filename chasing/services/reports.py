@@ -149,8 +149,7 @@ def _safe_cell(text: str) -> str:
 
 
 def weekly_report_compose(report: WeeklyReport) -> ComposedEmail:
-    context = {"report": report, "money": money}
-    composed = compose("weekly_report", report.subject, _report_context(report, context))
+    composed = compose("weekly_report", report.subject, report_context(report))
     return ComposedEmail(
         subject=composed.subject,
         text_body=composed.text_body,
@@ -160,11 +159,12 @@ def weekly_report_compose(report: WeeklyReport) -> ComposedEmail:
     )
 
 
-def _report_context(report: WeeklyReport, context: dict[str, Any]) -> dict[str, Any]:
+def report_context(report: WeeklyReport) -> dict[str, Any]:
+    """What the email and the preview page show, amounts already in the money format."""
     analytics = report.analytics
     exception = analytics.exception_rate
     return {
-        **context,
+        "report": report,
         "sessions_by_status": analytics.sessions_by_status,
         "exception_rate": exception,
         "exports_per_week": [
