@@ -17,9 +17,9 @@ from chasing.services import (
     receipt_requests_send,
     report_subscription_create,
 )
-from config.api_permissions import session_for, validated
+from core.api import validated
+from sessions_app.access import get_engagement_for, session_for
 from sessions_app.apis import upload_size_guard
-from sessions_app.selectors import get_engagement_for
 
 
 class ContactListImportApi(GenericAPIView):

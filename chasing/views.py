@@ -34,10 +34,10 @@ from chasing.services import (
     weekly_report_send_now,
 )
 from chasing.services.reports import report_context
-from sessions_app.errors import DomainError, InvalidFile
+from core.errors import DomainError, InvalidFile
+from core.htmx import domain_status, htmx_fragment
+from sessions_app.access import get_engagement_for, get_session_for, role_in
 from sessions_app.models import Membership
-from sessions_app.selectors import get_engagement_for, get_session_for, role_in
-from sessions_app.views import domain_status, htmx_fragment
 
 CONTACTS = "chasing/contacts.html"
 REMINDERS = "chasing/reminders.html"

@@ -10,5 +10,6 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("exports/", include("exports.urls")),
     path("chasing/", include("chasing.urls")),
+    path("", include("recalc.urls")),
     path("", include("sessions_app.urls")),
 ]

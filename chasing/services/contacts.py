@@ -15,7 +15,7 @@ from simple_history.utils import update_change_reason
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
 from chasing.models import EmployeeContact
-from sessions_app.errors import InvalidFile, RowError
+from core.errors import InvalidFile, RowError
 from sessions_app.ingestion.columns import ALIASES, normalise_header
 from sessions_app.ingestion.reader import RawRow, file_error, read_table
 from sessions_app.models import Engagement

@@ -29,7 +29,7 @@ from chasing.selectors import (
 )
 from chasing.services.compose import compose, outbound_email_create
 from chasing.services.delivery import outbound_email_enqueue
-from sessions_app.errors import SessionClosed
+from core.errors import SessionClosed
 from sessions_app.models import ZERO, ProcessingSession
 
 MAX_NOTE_CHARS = 2000

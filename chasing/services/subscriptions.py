@@ -9,7 +9,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from chasing.models import ChasingSettings, ReportSubscription
-from sessions_app.errors import ValidationFailed
+from core.errors import ValidationFailed
 from sessions_app.models import Engagement
 
 

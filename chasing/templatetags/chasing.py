@@ -10,7 +10,7 @@ from django import template
 
 from chasing import formatting
 from chasing.selectors import receipt_requests_for
-from sessions_app.selectors import engagements_for_user
+from sessions_app.access import engagements_for_user
 
 register = template.Library()
 
