@@ -10,12 +10,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from simple_history.utils import update_change_reason
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
 from chasing.models import EmployeeContact
 from core.errors import InvalidFile, RowError
+from core.history import history_note
 from sessions_app.ingestion.columns import ALIASES, normalise_header
 from sessions_app.ingestion.reader import RawRow, file_error, read_table
 from sessions_app.models import Engagement
@@ -75,7 +75,7 @@ def employee_contacts_import(
     table = read_table(data, delimiter=None, encoding=None, overrides={}, file_label=FILE_LABEL)
     rows, blank_rows = _directory_rows(table.records())
     with transaction.atomic():
-        counts = _store_contacts(engagement, rows)
+        counts = _store_contacts(engagement, rows, actor)
         summary = DirectoryImportSummary(
             rows_read=len(rows),
             blank_rows=blank_rows,
@@ -96,7 +96,7 @@ def employee_contacts_import(
     return summary
 
 
-def _store_contacts(engagement: Engagement, rows: list[DirectoryRow]) -> dict[str, int]:
+def _store_contacts(engagement: Engagement, rows: list[DirectoryRow], actor: Any) -> dict[str, int]:
     existing = {
         contact.employee_id: contact
         for contact in EmployeeContact.objects.filter(engagement=engagement)
@@ -114,8 +114,8 @@ def _store_contacts(engagement: Engagement, rows: list[DirectoryRow]) -> dict[st
             counts["updated"] += 1
         contact.email = row.email
         contact.manager_email = row.manager_email
+        history_note(contact, actor=actor, reason="Employee directory file loaded")
         contact.save()
-        update_change_reason(contact, "Employee directory file loaded")
     return counts
 
 

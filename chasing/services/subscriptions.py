@@ -10,6 +10,7 @@ from django.db import transaction
 
 from chasing.models import ChasingSettings, ReportSubscription
 from core.errors import ValidationFailed
+from core.history import history_note
 from sessions_app.models import Engagement
 
 
@@ -50,8 +51,11 @@ def chasing_settings_save(
 ) -> ChasingSettings:
     if quiet_period_days < 0 or escalation_days < 1:
         raise ValidationFailed("The quiet period is 0 days or more, escalation 1 day or more.")
-    chasing, _ = ChasingSettings.objects.update_or_create(
-        engagement=engagement,
-        defaults={"quiet_period_days": quiet_period_days, "escalation_days": escalation_days},
-    )
+    with transaction.atomic():
+        chasing = ChasingSettings.objects.select_for_update().filter(engagement=engagement).first()
+        chasing = chasing or ChasingSettings(engagement=engagement)
+        chasing.quiet_period_days = quiet_period_days
+        chasing.escalation_days = escalation_days
+        history_note(chasing, actor=actor, reason="Chasing settings changed")
+        chasing.save()
     return chasing
