@@ -29,7 +29,7 @@ from chasing.selectors import (
 )
 from chasing.services.compose import compose, outbound_email_create
 from chasing.services.delivery import outbound_email_enqueue
-from core.errors import SessionClosed
+from core.locking import ensure_open, lock
 from sessions_app.models import ZERO, ProcessingSession
 
 MAX_NOTE_CHARS = 2000
@@ -93,16 +93,19 @@ def receipt_requests_send(
     now: datetime.datetime | None = None,
 ) -> ReminderOutcome:
     """Asks every employee with unmatched charges (optionally only `employee_ids`) for their
-    receipts. `dry_run` answers the same plan and records nothing."""
-    if session.is_closed:
-        raise SessionClosed("This session is closed; nothing is sent from a closed session.")
+    receipts. `dry_run` answers the same plan and records nothing. The plan is made under
+    the session's row lock, so two requests at once never both ask the same employee."""
+    ensure_open(session)
     note = (note or "").strip()[:MAX_NOTE_CHARS]
     now = now or timezone.now()
-    plan = reminder_plan(session=session, employee_ids=employee_ids, force=force, now=now)
-    outcome = ReminderOutcome(plan=plan, dry_run=dry_run)
     if dry_run:
-        return outcome
+        plan = reminder_plan(session=session, employee_ids=employee_ids, force=force, now=now)
+        return ReminderOutcome(plan=plan, dry_run=True)
     with transaction.atomic():
+        session = lock(session)
+        ensure_open(session)
+        plan = reminder_plan(session=session, employee_ids=employee_ids, force=force, now=now)
+        outcome = ReminderOutcome(plan=plan, dry_run=False)
         for planned in plan.recipients:
             outcome.requests.append(
                 _request_create(session, planned, ReceiptRequest.Kind.REQUEST, actor, note, force)
