@@ -58,8 +58,8 @@ class ReportSubscriptionAdmin(admin.ModelAdmin):
 
 class RequestedChargeInline(admin.TabularInline):
     model = RequestedCharge
-    fields = ["line_number", "date", "merchant", "amount"]
-    readonly_fields = fields
+    fields = ("line_number", "date", "merchant", "amount")
+    readonly_fields = ("line_number", "date", "merchant", "amount")
     extra = 0
     can_delete = False
 
@@ -92,8 +92,8 @@ class ReceiptRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
-    fields = ["attempted_at", "succeeded", "error"]
-    readonly_fields = fields
+    fields = ("attempted_at", "succeeded", "error")
+    readonly_fields = ("attempted_at", "succeeded", "error")
     extra = 0
     can_delete = False
 
@@ -135,4 +135,5 @@ def request_receipts(
 
 # Chasing sits above sessions, so it adds its action to the session admin rather than the
 # session admin knowing about chasing.
-ProcessingSessionAdmin.actions = [*ProcessingSessionAdmin.actions, request_receipts]
+session_actions: list[Any] = [*(ProcessingSessionAdmin.actions or ()), request_receipts]
+ProcessingSessionAdmin.actions = session_actions

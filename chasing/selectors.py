@@ -96,7 +96,9 @@ def unmatched_charges_by_employee(
     """employee id -> (name, charges without a receipt), in the chase list's order."""
     grouped: dict[str, tuple[str, list[ChargeRow]]] = {}
     ids = None if employee_ids is None else list(employee_ids)
-    for row in unmatched_charges(session=session, employee_ids=ids):
+    # Rows carry employee_name and card_line_id as annotations the type checker cannot see.
+    rows: Iterable[Any] = unmatched_charges(session=session, employee_ids=ids)
+    for row in rows:
         _, charges = grouped.setdefault(row.employee_id, (row.employee_name, []))
         charges.append(
             ChargeRow(row.card_line_id, row.line_number, row.date, row.merchant, row.amount)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from chasing.models import EmployeeContact, ReportSubscription
@@ -76,4 +78,4 @@ class ReportSubscriptionSerializer(serializers.ModelSerializer):
         model = ReportSubscription
         fields = ["id", "email", "frequency", "created_at"]
         read_only_fields = ["id", "created_at"]
-        extra_kwargs = {"email": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"email": {"validators": []}}
