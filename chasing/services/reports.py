@@ -19,11 +19,12 @@ from audit.models import ActivityEvent
 from audit.services import activity_event_record
 from chasing.formatting import money
 from chasing.models import ReportSubscription, WeeklyReportDelivery
-from chasing.selectors import subscriptions_for, unmatched_charges_by_employee
+from chasing.selectors import subscriptions_for
 from chasing.services.compose import ComposedEmail, compose, outbound_email_create
 from chasing.services.delivery import outbound_email_enqueue
 from exports.models import ExportBatch
 from exports.selectors import session_proof
+from matching.selectors import session_unmatched_totals
 from sessions_app.models import ZERO, Engagement, ProcessingSession
 
 CSV_HEADER = [
@@ -88,31 +89,29 @@ def weekly_report_build(
         week_start=week_start,
         week_end=week_end,
         analytics=analytics,
-        open_sessions=[_open_session_row(s) for s in _open_sessions(engagement)],
+        open_sessions=_open_sessions(engagement),
         exports=exports,
     )
 
 
-def _open_sessions(engagement: Engagement) -> list[ProcessingSession]:
-    return list(
+def _open_sessions(engagement: Engagement) -> list[dict[str, Any]]:
+    """Each open session with its proof and the number and amount of its unmatched charges."""
+    sessions = list(
         ProcessingSession.objects.filter(engagement=engagement)
         .exclude(status=ProcessingSession.Status.CLOSED)
         .select_related("engagement")
         .order_by("-period_start", "name")
     )
-
-
-def _open_session_row(session: ProcessingSession) -> dict[str, Any]:
-    proof = session_proof(session)
-    unmatched = unmatched_charges_by_employee(session)
-    amounts = [charge.amount for _, rows in unmatched.values() for charge in rows]
-    return {
-        "session": session,
-        "proof": proof,
-        "unmatched_charges": len(amounts),
-        "unmatched_amount": sum(amounts, ZERO),
-        "unmatched_employees": len(unmatched),
-    }
+    unmatched = session_unmatched_totals(session.pk for session in sessions)
+    return [
+        {
+            "session": session,
+            "proof": session_proof(session),
+            "unmatched_charges": unmatched.get(session.pk, (0, ZERO))[0],
+            "unmatched_amount": unmatched.get(session.pk, (0, ZERO))[1],
+        }
+        for session in sessions
+    ]
 
 
 def weekly_report_csv(report: WeeklyReport) -> str:

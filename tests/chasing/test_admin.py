@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from chasing.models import EmployeeContact, ReceiptRequest, ReportSubscription
+from chasing.services import receipt_requests_send
 from sessions_app.services import session_close
 from tests.chasing.conftest import EMAILS
 from tests.factories import UserFactory
@@ -65,8 +66,6 @@ def test_contacts_are_edited_in_admin_with_history(staff_client, directory, enga
 def test_requests_and_subscriptions_are_listed_in_admin(
     staff_client, session, directory, smtp_server, deliver, operator, engagement
 ):
-    from chasing.services import receipt_requests_send
-
     with deliver():
         receipt_requests_send(session=session, actor=operator, employee_ids=["E1001"])
     ReportSubscription.objects.create(engagement=engagement, email="cfo@example.com")

@@ -19,6 +19,7 @@ from chasing.services import (
     weekly_report_send_now,
     weekly_reports_send,
 )
+from sessions_app.services import session_close
 from tests.chasing.conftest import html_part, text_part
 
 pytestmark = pytest.mark.django_db
@@ -77,8 +78,6 @@ def test_escalation_waits_for_the_first_request_of_each_charge(
 
 
 def test_a_closed_session_is_never_escalated(session, directory, operator, smtp_server, deliver):
-    from sessions_app.services import session_close
-
     with deliver():
         receipt_requests_send(session=session, actor=operator)
     session_close(session=session, reason="done", actor=operator)

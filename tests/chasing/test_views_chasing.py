@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from chasing.models import ChasingSettings, EmployeeContact, ReceiptRequest, ReportSubscription
+from chasing.services import receipt_requests_send
 from sessions_app.services import session_close
 from tests.chasing.conftest import DIRECTORY_CSV
 
@@ -78,8 +79,6 @@ def test_sending_from_the_page_queues_the_requests_and_lists_them(
 def test_the_employee_page_shows_the_requests_and_their_delivery(
     operator_client, session, directory, smtp_server, deliver, operator
 ):
-    from chasing.services import receipt_requests_send
-
     with deliver():
         receipt_requests_send(session=session, actor=operator, employee_ids=["E1004"])
     url = reverse("sessions_app:employee_detail", args=[session.pk, "E1004"])
@@ -91,8 +90,6 @@ def test_the_employee_page_shows_the_requests_and_their_delivery(
 def test_the_session_timeline_shows_the_request(
     operator_client, session, directory, smtp_server, deliver, operator
 ):
-    from chasing.services import receipt_requests_send
-
     with deliver():
         receipt_requests_send(session=session, actor=operator)
     html = operator_client.get(reverse("audit:session_timeline", args=[session.pk])).content
@@ -204,3 +201,21 @@ def test_the_weekly_report_preview_and_send_now(
 def test_the_analytics_page_links_to_the_weekly_report_preview(operator_client):
     html = operator_client.get(reverse("audit:analytics")).content.decode()
     assert reverse("chasing:weekly_report", args=["acme-corp"]) in html
+
+
+def test_the_reminders_page_stays_at_a_fixed_number_of_queries(
+    operator_client,
+    session,
+    directory,
+    operator,
+    smtp_server,
+    deliver,
+    django_assert_max_num_queries,
+):
+    for _ in range(3):
+        with deliver():
+            receipt_requests_send(session=session, actor=operator, force=True)
+    assert ReceiptRequest.objects.count() == 12
+    with django_assert_max_num_queries(16):
+        page = operator_client.get(_reminders(session))
+    assert page.content.decode().count('id="receipt-request-') == 12
