@@ -28,9 +28,27 @@ class ValidationFailed(DomainError):
     http_status = 400
 
 
-class SessionClosed(DomainError):
+class NothingToDo(DomainError):
+    """A refusal that means "nothing to do here": the item is already where the operation
+    would take it, or may no longer change. Single-item doors show it like any refusal
+    (each keeps its own code); bulk actions skip the item and say so with `skip_note`
+    (SPEC §3), never counting it as a failure."""
+
+    code = "nothing_to_do"
+    http_status = 409
+    skip_note = "nothing to do"
+
+
+class SessionClosed(NothingToDo):
     code = "session_closed"
     http_status = 409
+    skip_note = "the session is closed"
+
+
+class AlreadyVoid(NothingToDo):
+    code = "invalid_state"  # the API's code for a second void, kept for its clients
+    http_status = 409
+    skip_note = "already void"
 
 
 class JobActive(DomainError):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
 from core.errors import DomainError, InvalidState
+from core.history import history_note
 from sessions_app.archival.format import (
     ARCHIVED,
     FAILED,
@@ -121,8 +122,7 @@ def _archive_commit(
             table.model._default_manager.filter(session=locked).delete()
         locked.archived_at = timezone.now()
         locked.archive_location = location
-        locked._history_user = actor  # type: ignore[attr-defined]
-        locked._change_reason = f"lines archived to {location}"[:100]  # type: ignore[attr-defined]
+        history_note(locked, actor=actor, reason=f"lines archived to {location}")
         locked.save(update_fields=["archived_at", "archive_location", "updated_at"])
         ratio = compression_ratio(totals["bytes_before"], totals["bytes_after"])
         activity_event_record(

@@ -13,6 +13,7 @@ from core.htmx import (
     htmx_fragment,
     redirect_or_client_redirect,
 )
+from sessions_app.access import writable_engagements
 from sessions_app.views.employees import employee_detail, employee_resolve
 from sessions_app.views.notifications import (
     notification_list,
@@ -25,7 +26,6 @@ from sessions_app.views.pages import (
     session_list,
     session_new,
     session_switch,
-    writable_engagements,
 )
 from sessions_app.views.panels import (
     DETAIL,
