@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from audit.admin_actions import ItemOutcome, ReadOnlyAdminMixin, report_outcomes
+from audit.admin_actions import ItemOutcome, ReadOnlyAdminMixin, report_outcomes, skipped
 from chasing.models import (
     ChasingSettings,
     DeliveryAttempt,
@@ -21,7 +21,7 @@ from chasing.models import (
     RequestedCharge,
 )
 from chasing.services import receipt_requests_send
-from core.errors import DomainError, SessionClosed
+from core.errors import DomainError, NothingToDo
 from sessions_app.admin import ProcessingSessionAdmin
 from sessions_app.models import ProcessingSession
 
@@ -118,8 +118,8 @@ def request_receipts(
     for session in queryset.select_related("engagement"):
         try:
             result = receipt_requests_send(session=session, actor=request.user).as_dict()
-        except SessionClosed as closed:
-            outcomes.append(ItemOutcome(str(session), ok=False, skipped=True, text=closed.message))
+        except NothingToDo as refusal:
+            outcomes.append(skipped(str(session), refusal))
             continue
         except DomainError as refused:
             outcomes.append(ItemOutcome(str(session), ok=False, text=refused.message))
