@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from audit.models import ActivityEvent
+from chasing import tasks
 from chasing.models import ChasingSettings, ReceiptRequest, ReportSubscription
 from chasing.schedules import ESCALATION, RETRIES, WEEKLY_REPORT
 from chasing.services import (
@@ -132,3 +133,18 @@ def test_the_schedules_are_registered_once():
     assert weekly.schedule_type == Schedule.WEEKLY and weekly.next_run.weekday() == 0
     assert Schedule.objects.get(name=ESCALATION).schedule_type == Schedule.DAILY
     assert Schedule.objects.filter(name=WEEKLY_REPORT).count() == 1
+
+
+def test_the_scheduled_tasks_call_their_services(
+    session, directory, operator, engagement, smtp_server, deliver
+):
+    ChasingSettings.objects.create(engagement=engagement, escalation_days=0)
+    ReportSubscription.objects.create(engagement=engagement, email="cfo@example.com")
+    with deliver():
+        receipt_requests_send(session=session, actor=operator, employee_ids=["E1001"])
+    with deliver():
+        assert tasks.receipt_requests_escalate_task() == 1
+        assert tasks.weekly_reports_send_task() == 1
+    assert tasks.outbound_emails_retry_task() == 0
+    assert len(smtp_server.to("maria@example.com")) == 1
+    assert len(smtp_server.to("cfo@example.com")) == 1
