@@ -59,6 +59,7 @@ class RecipientSerializer(serializers.Serializer):
 class SkippedSerializer(serializers.Serializer):
     employee_id = serializers.CharField()
     employee_name = serializers.CharField()
+    reason = serializers.ChoiceField(choices=["no_contact", "recent"])
     charges = serializers.IntegerField()
     amount = serializers.DecimalField(**MONEY)
     last_asked_at = serializers.DateTimeField(allow_null=True)
@@ -67,8 +68,14 @@ class SkippedSerializer(serializers.Serializer):
 class ReminderOutcomeSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField()
     sent = serializers.IntegerField(help_text="Emails queued (or, in a dry run, that would be)")
-    skipped_no_contact = SkippedSerializer(many=True)
-    skipped_recent = SkippedSerializer(many=True)
+    skipped_no_contact = serializers.ListField(
+        child=serializers.CharField(), help_text="Employee ids without an email in the directory"
+    )
+    skipped_recent = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Employee ids already asked for the same charges within the quiet period",
+    )
+    skipped = SkippedSerializer(many=True, help_text="Every skipped employee and why")
     recipients = RecipientSerializer(many=True)
     amount = serializers.DecimalField(**MONEY)
 

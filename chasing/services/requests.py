@@ -46,8 +46,9 @@ class ReminderOutcome:
         return {
             "dry_run": self.dry_run,
             "sent": len(plan.recipients),
-            "skipped_no_contact": [_skipped(s) for s in plan.skipped_no_contact],
-            "skipped_recent": [_skipped(s) for s in plan.skipped_recent],
+            "skipped_no_contact": [s.employee_id for s in plan.skipped_no_contact],
+            "skipped_recent": [s.employee_id for s in plan.skipped_recent],
+            "skipped": [_skipped(s) for s in [*plan.skipped_no_contact, *plan.skipped_recent]],
             "recipients": [
                 {
                     "employee_id": r.employee_id,
@@ -66,6 +67,7 @@ def _skipped(skipped: Any) -> dict[str, Any]:
     return {
         "employee_id": skipped.employee_id,
         "employee_name": skipped.employee_name,
+        "reason": skipped.reason,
         "charges": skipped.charges,
         "amount": skipped.amount,
         "last_asked_at": skipped.last_asked_at,
