@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 DELIVER_TASK = "chasing.tasks.outbound_email_deliver_task"
 # Errors worth another try: the mail server refused for now, or could not be reached.
 RETRYABLE = (smtplib.SMTPException, OSError)
+LOST_TASK_AFTER = datetime.timedelta(minutes=10)
 
 
 def retry_delays() -> list[int]:
@@ -67,12 +68,17 @@ def outbound_email_deliver(
 
 
 def outbound_emails_deliver_due(*, now: datetime.datetime | None = None) -> int:
-    """Every email whose retry is due, by the minute schedule. Returns how many were tried."""
+    """Every email whose retry is due (and any whose first task was lost), by the minute
+    schedule. Returns how many were tried."""
     now = now or timezone.now()
+    retry_due = Q(status=OutboundEmail.Status.RETRYING, next_attempt_at__lte=now)
+    # A queued email whose task never ran (a broker that lost it) is picked up here too;
+    # the claim makes a late original task a no-op.
+    task_lost = Q(status=OutboundEmail.Status.QUEUED, created_at__lte=now - LOST_TASK_AFTER)
     due = list(
-        OutboundEmail.objects.filter(
-            status=OutboundEmail.Status.RETRYING, next_attempt_at__lte=now
-        ).values_list("pk", flat=True)
+        OutboundEmail.objects.filter(retry_due | task_lost)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     for email_id in due:
         outbound_email_deliver(email_id=email_id, now=now)

@@ -90,3 +90,16 @@ def test_an_email_being_sent_by_another_worker_is_not_sent_again(
 
     assert outbound_email_deliver(email_id=email.pk) is None
     assert smtp_server.messages == []
+
+
+def test_an_email_whose_task_was_lost_is_sent_by_the_minute_schedule(
+    session, directory, operator, smtp_server
+):
+    receipt_requests_send(session=session, actor=operator, employee_ids=["E1001"])  # not run
+    assert outbound_emails_deliver_due(now=timezone.now() + datetime.timedelta(minutes=1)) == 0
+    later = timezone.now() + datetime.timedelta(minutes=11)
+    assert outbound_emails_deliver_due(now=later) == 1
+    assert len(smtp_server.to("alice@example.com")) == 1
+    email = ReceiptRequest.objects.get().email
+    assert outbound_email_deliver_task(email.pk) == "nothing to do"  # the late original task
+    assert len(smtp_server.messages) == 1
