@@ -301,18 +301,11 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
     def archive(self, request: HttpRequest, queryset: QuerySet[ProcessingSession]) -> None:
         outcomes = []
         for session in queryset.select_related("engagement"):
-            if not session.is_closed:
-                outcomes.append(
-                    ItemOutcome(
-                        label=str(session),
-                        ok=False,
-                        skipped=True,
-                        text="skipped, only closed sessions are archived.",
-                    )
-                )
-                continue
             try:
                 result = session_archive(session=session, actor=request.user)
+            except NothingToDo as exc:
+                outcomes.append(skipped(str(session), exc))
+                continue
             except DomainError as exc:
                 outcomes.append(ItemOutcome(label=str(session), ok=False, text=exc.message))
                 continue

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
-from core.errors import DomainError, InvalidState
+from core.errors import DomainError, InvalidState, NotClosed
 from core.history import history_note
 from sessions_app.archival.format import (
     ARCHIVED,
@@ -172,7 +172,7 @@ def session_archive(
             f"(on {session.archived_at:%Y-%m-%d}, to {session.archive_location}).",
         )
     if not session.is_closed:
-        raise InvalidState(
+        raise NotClosed(
             f"Only closed sessions can be archived: '{session.name}' is {session.status}."
         )
     location = _new_location(session)
