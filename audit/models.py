@@ -37,6 +37,14 @@ class ActivityEvent(models.Model):
         LOGIN_LOCKED_OUT = "login_locked_out", "Login locked out"
         SESSION_ARCHIVED = "session_archived", "Session archived"
         SESSION_RESTORED = "session_restored", "Session restored"
+        LINES_MATCHED = "lines_matched", "Lines matched by hand"
+        LINES_UNMATCHED = "lines_unmatched", "Lines unmatched by hand"
+        MANUAL_MATCH_ENDED = "manual_match_ended", "Manual match ended"
+        CONTACTS_IMPORTED = "contacts_imported", "Employee directory loaded"
+        RECEIPTS_REQUESTED = "receipts_requested", "Receipts requested"
+        RECEIPTS_ESCALATED = "receipts_escalated", "Receipts escalated to manager"
+        EMAIL_FAILED = "email_failed", "Email delivery failed"
+        WEEKLY_REPORT_SENT = "weekly_report_sent", "Weekly report sent"
 
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -81,6 +81,7 @@ v1_urls = [
     ),
     path("exports/<int:pk>/void/", exports_api.ExportVoidApi.as_view(), name="api-void"),
     path("analytics/", include("audit.api_urls")),
+    path("", include("chasing.api_urls")),
 ]
 
 urlpatterns = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -41,7 +42,9 @@ INSTALLED_APPS = [
     "django_q",
     "audit",
     "sessions_app",
+    "matching",
     "exports",
+    "chasing",
     "csp",
     # Last: its checks assume the apps above are loaded.
     "axes",
@@ -199,6 +202,10 @@ if MEDIA_S3_BUCKET:
         },
     }
 UPLOAD_MAX_MB = env("UPLOAD_MAX_MB")
+# ISO 4217 code a new engagement starts with (Engagement.currency).
+DEFAULT_CURRENCY = env("DEFAULT_CURRENCY").strip().upper()
+if not re.fullmatch(r"[A-Z]{3}", DEFAULT_CURRENCY):
+    raise ImproperlyConfigured("DEFAULT_CURRENCY must be an ISO 4217 code of three letters.")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -212,6 +219,11 @@ JOB_STREAM_MAX_SECONDS = env.int("JOB_STREAM_MAX_SECONDS", default=600)
 # --- Email ------------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="closebook@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
+# --- Chasing receipts (SPEC §16) ----------------------------------------------------------------
+# Seconds to wait after the 1st, 2nd, … failed delivery of an email; past the last it fails.
+CHASING_RETRY_DELAYS = env.list("CHASING_RETRY_DELAYS", cast=int, default=[60, 300, 1800, 7200])
 
 # --- Auth -------------------------------------------------------------------------------------
 LOGIN_URL = "login"

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("audit/", include("audit.urls")),
     path("exports/", include("exports.urls")),
+    path("chasing/", include("chasing.urls")),
     path("", include("recalc.urls")),
     path("", include("sessions_app.urls")),
 ]
