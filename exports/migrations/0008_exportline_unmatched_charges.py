@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0006_line_reference_guards'),
+        ('exports', '0007_batch_sequence_per_engagement'),
     ]
 
     operations = [
