@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "template_partials",
     "simple_history",
     "django_q",
+    "core",
     "audit",
     "sessions_app",
     "exports",

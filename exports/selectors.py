@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce
 
 from exports.models import ExportBatch, ExportLine, SessionChangeSummary
 from sessions_app.models import MONEY, ZERO, CardTransaction, EmployeeRevision, ProcessingSession
-from sessions_app.selectors import active_job_for
+from sessions_app.selectors import active_job_for, export_pending_filter
 
 CHANGE_KINDS = ("new", "changed", "unchanged", "not_ready")
 DELTA_KINDS = ("new", "changed")
@@ -67,11 +67,7 @@ def annotate_change(revisions: QuerySet[EmployeeRevision]) -> QuerySet[EmployeeR
 def _delta_filter() -> Q:
     """new or changed, written as a filter so PostgreSQL can use the (session, status)
     index for the status part instead of evaluating the CASE on every row."""
-    return Q(status__in=READY) & (
-        Q(exported_car_amount__isnull=True)
-        | ~Q(car_amount=F("exported_car_amount"))
-        | ~Q(receipt_amount=F("exported_receipt_amount"))
-    )
+    return export_pending_filter()
 
 
 def change_summary(session: ProcessingSession) -> dict[str, Any]:

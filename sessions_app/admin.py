@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin_actions import (
+    CloseReasonForm,
     ItemOutcome,
     ReadOnlyAdminMixin,
     outcome_of,
@@ -31,8 +32,9 @@ from sessions_app.models import (
     ReceiptVersion,
     UserPreference,
 )
-from sessions_app.selectors import with_session_figures
+from sessions_app.selectors import close_pending, with_session_figures
 from sessions_app.services import (
+    close_pending_text,
     engagement_create,
     import_profile_save,
     membership_grant,
@@ -248,10 +250,12 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
         sessions = list(queryset.select_related("engagement"))
         closed = [session for session in sessions if session.is_closed]
 
-        def apply(reason: str) -> None:
+        def apply(reason: str, close_anyway: bool = False) -> None:
             from sessions_app.bulk import sessions_bulk_close
 
-            results = sessions_bulk_close(sessions=sessions, reason=reason, actor=request.user)
+            results = sessions_bulk_close(
+                sessions=sessions, reason=reason, actor=request.user, close_anyway=close_anyway
+            )
             by_id = {session.pk: session for session in sessions}
             report_outcomes(self, request, [_close_outcome(by_id, item) for item in results])
 
@@ -267,6 +271,8 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
             apply=apply,
             skipped=closed,
             skip_note="already closed, will be skipped",
+            item_notes=_close_pending_notes(sessions),
+            form_class=CloseReasonForm,
         )
 
     @admin.action(description="Export selected sessions (delta pVault, one ZIP)")
@@ -458,3 +464,18 @@ class EmployeeRevisionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     def history_link(self, obj: EmployeeRevision) -> str:
         url = reverse("audit:revision_history", args=[obj.session_id, obj.employee_id])
         return format_html('<a href="{}">diffs</a>', url)
+
+
+def _close_pending_notes(sessions: list[ProcessingSession]) -> dict[int, str]:
+    """Per open session, what closing it now would leave behind (SPEC §3), in words."""
+    notes = {}
+    for session in sessions:
+        if session.is_closed:
+            continue
+        pending = close_pending(session)
+        notes[session.pk] = (
+            f"{close_pending_text(session, pending)}; refused unless “Close anyway”"
+            if pending.blocks
+            else "everything export-ready is in pVault"
+        )
+    return notes

@@ -239,7 +239,12 @@ class SessionCloseApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         session = session_for(request.user, pk, write=True)
         data = validated(s.SessionCloseSerializer, request.data)
-        session = session_close(session=session, reason=data["reason"], actor=request.user)
+        session = session_close(
+            session=session,
+            reason=data["reason"],
+            actor=request.user,
+            close_anyway=data["close_anyway"],
+        )
         return Response(session_row(request.user, session))
 
 

@@ -240,6 +240,11 @@ class SessionCloseForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Recorded on the session and in the audit trail.",
     )
+    close_anyway = forms.BooleanField(
+        required=False,
+        label="Close anyway, without exporting what is pending",
+        help_text="The pending figures are recorded with the reason.",
+    )
 
 
 class RevisionResolveForm(forms.Form):

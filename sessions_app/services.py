@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -21,16 +21,20 @@ from django.utils.text import slugify
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
+from core.money import format_money
 from recalc.lines import lines_insert
+from recalc.models import RecalcJob
 from sessions_app.errors import (
     CardReplaceNotAllowed,
     DomainError,
     DuplicateFile,
     InvalidFile,
     InvalidState,
+    JobActive,
     RowError,
     SessionClosed,
     StaleVersion,
+    UnexportedEmployees,
     ValidationFailed,
 )
 from sessions_app.ingestion import ImportSettings, ParsedFile, parse_statement
@@ -46,10 +50,12 @@ from sessions_app.models import (
     UserPreference,
 )
 from sessions_app.reconciliation import skip_held_duplicates
-from sessions_app.selectors import receipt_lines_in_effect
-
-if TYPE_CHECKING:
-    from recalc.models import RecalcJob
+from sessions_app.selectors import (
+    ClosePending,
+    close_pending,
+    receipt_lines_in_effect,
+    session_currency,
+)
 
 
 @dataclass(frozen=True)
@@ -279,7 +285,6 @@ def session_create(
 
     Both files are read and validated before anything is written: a bad file stores
     nothing. The recalculation is queued when the transaction commits."""
-    from recalc.models import RecalcJob
     from recalc.services import recalc_job_enqueue
 
     name = name.strip()
@@ -429,7 +434,6 @@ def receipt_version_upload(
     profile: ImportProfile | None = None,
 ) -> ReceiptVersion:
     """Store a new receipts version and queue its recalculation (or its preview)."""
-    from recalc.models import RecalcJob
     from recalc.services import recalc_job_enqueue
 
     if mode not in ReceiptVersion.Mode.values:
@@ -483,7 +487,6 @@ def receipt_version_reapply(
 ) -> ReceiptVersion:
     """Roll back to version k: a new `replace` version holding the lines that were in
     effect as of k, then a recalculation. Nothing is deleted."""
-    from recalc.models import RecalcJob
     from recalc.services import recalc_job_enqueue
 
     _ensure_open(session)
@@ -586,7 +589,6 @@ def session_card_replace(
     the very file already in place unless forced. The file is read and validated before
     anything is written; then, in one transaction, the new file is stored (the old one stays
     in storage), the card lines are swapped and a CARD job is queued. Returns the job."""
-    from recalc.models import RecalcJob
     from recalc.services import recalc_job_enqueue
 
     note = (note or "").strip()
@@ -658,7 +660,6 @@ def session_update(
     *, session: ProcessingSession, actor: Any, name: str | None = None, tolerance: Any = None
 ) -> ProcessingSession:
     """Rename a session or change its tolerance; a tolerance change recalculates."""
-    from recalc.models import RecalcJob
     from recalc.services import recalc_job_enqueue
 
     _ensure_open(session)
@@ -691,24 +692,24 @@ def session_update(
     return session
 
 
-def session_close(*, session: ProcessingSession, reason: str, actor: Any) -> ProcessingSession:
-    """Close a session for good. Refused while a recalculation is running."""
-    from sessions_app.selectors import active_job_for
-
+def session_close(
+    *, session: ProcessingSession, reason: str, actor: Any, close_anyway: bool = False
+) -> ProcessingSession:
+    """Close a session for good (SPEC §3). While export-ready employees are not in pVault
+    or a job is queued or running, the close is refused (`job_active`,
+    `unexported_employees`, details from `close_pending`) unless `close_anyway`; then the
+    pending figures go into the audit event with the reason and the job is told to stop."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("Closing a session needs a reason.")
     with transaction.atomic():
         session = _lock_session(session)
         _ensure_open(session)
-        job = active_job_for(session)
-        if job is not None:
-            from sessions_app.errors import JobActive
-
-            raise JobActive(
-                f"Job {job.pk} is still {job.status}; wait for it or cancel it first.",
-                details={"job": job.pk},
-            )
+        pending = close_pending(session)
+        if pending.blocks and not close_anyway:
+            raise close_refusal(session, pending)
+        if pending.job is not None:
+            RecalcJob.objects.filter(pk=pending.job.pk).update(cancel_requested=True)
         session.status = ProcessingSession.Status.CLOSED
         session.closed_at = timezone.now()
         session.closed_by = actor
@@ -718,12 +719,43 @@ def session_close(*, session: ProcessingSession, reason: str, actor: Any) -> Pro
         session.save()
         activity_event_record(
             verb=ActivityEvent.Verb.SESSION_CLOSED,
-            message=f"Session '{session.name}' closed: {reason}",
+            message=_closed_message(session, pending, reason),
             actor=actor,
             session=session,
-            details={"reason": reason},
+            details={"reason": reason, "close_anyway": pending.blocks, **pending.as_details()},
         )
     return session
+
+
+def close_pending_text(session: ProcessingSession, pending: ClosePending) -> str:
+    """What closing now leaves behind, in words, e.g. "4 export-ready employees
+    (1,512.29 EUR) not exported to pVault and recalculation 7 still running"."""
+    parts = []
+    if pending.count:
+        noun = "employee" if pending.count == 1 else "employees"
+        amount = format_money(pending.amount, session_currency(session))
+        parts.append(f"{pending.count} export-ready {noun} ({amount}) not exported to pVault")
+    if pending.job is not None:
+        parts.append(
+            f"recalculation {pending.job.pk} still {pending.job.get_status_display().lower()}"
+        )
+    return " and ".join(parts)
+
+
+def close_refusal(session: ProcessingSession, pending: ClosePending) -> DomainError:
+    text = close_pending_text(session, pending)
+    error_class = JobActive if pending.job is not None else UnexportedEmployees
+    return error_class(
+        f"{text[0].upper()}{text[1:]}; close anyway, with a reason, to close regardless.",
+        details=pending.as_details(),
+    )
+
+
+def _closed_message(session: ProcessingSession, pending: ClosePending, reason: str) -> str:
+    if not pending.blocks:
+        return f"Session '{session.name}' closed: {reason}"
+    left = close_pending_text(session, pending)
+    return f"Session '{session.name}' closed anyway with {left}: {reason}"
 
 
 def revision_resolve(
@@ -797,3 +829,20 @@ def session_status_set(
 
 def _user_or_none(actor: Any) -> Any:
     return actor if actor is not None and actor.is_authenticated else None
+
+
+def receipt_version_state_set(
+    *, version_id: int, state: str, actor: Any = None, reason: str = "", only_from: str = ""
+) -> None:
+    """A receipt version's move to applied or discarded, saved with a history row so the
+    session "as of" a moment shows the state the version really had then."""
+    versions = ReceiptVersion.objects.select_for_update().filter(pk=version_id)
+    if only_from:
+        versions = versions.filter(state=only_from)
+    version = versions.first()
+    if version is None or version.state == state:
+        return
+    version.state = state
+    version._history_user = _user_or_none(actor)  # type: ignore[attr-defined]
+    version._change_reason = (reason or f"receipts v{version.version} {state}")[:100]  # type: ignore[attr-defined]
+    version.save(update_fields=["state"])

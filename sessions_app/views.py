@@ -59,12 +59,14 @@ from sessions_app.models import (
 )
 from sessions_app.selectors import (
     active_job_for,
+    close_pending,
     effective_receipt_version_numbers,
     get_engagement_for,
     get_session_for,
     is_staff,
     receipt_lines_in_effect,
     role_in,
+    session_currency,
     session_list_for_user,
     with_session_figures,
 )
@@ -373,7 +375,11 @@ def _after_profile_url(
 @require_GET
 def session_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk)
-    context: dict[str, Any] = {"session": session, "can_write": can_write(request.user, session)}
+    context: dict[str, Any] = {
+        "session": session,
+        "can_write": can_write(request.user, session),
+        "currency": session_currency(session),
+    }
     fragment = htmx_fragment(request, DETAIL_PANELS)
     for name in [fragment] if fragment else DETAIL_PANELS:
         context.update(DETAIL_PANELS[name](request, session))
@@ -392,7 +398,11 @@ def _header_context(request: HtmxHttpRequest, session: ProcessingSession) -> dic
 def _summary_context(request: HtmxHttpRequest, session: ProcessingSession) -> dict[str, Any]:
     figures: Any = with_session_figures(ProcessingSession.objects.filter(pk=session.pk)).get()
     changes = change_summary(session)
+    job = active_job_for(session)
     return {
+        # While a job is queued or running the proof and the change summary are about to
+        # change: they say "calculating" instead of a figure (SPEC §15).
+        "calculating_job": job if job is not None and job.status in RUNNING_STATUSES else None,
         "figures": figures,
         "exception_count": figures.employee_count - figures.matched_count,
         # An archived session's statement total comes from its sealed archive manifest.
@@ -477,6 +487,8 @@ def _timeline_context(request: HtmxHttpRequest, session: ProcessingSession) -> d
     events = ActivityEvent.objects.filter(session=session).order_by("-occurred_at", "-id")
     return {"events": events[:TIMELINE_EVENTS]}
 
+
+RUNNING_STATUSES = (RecalcJob.Status.QUEUED, RecalcJob.Status.RUNNING)
 
 DETAIL_PANELS: dict[str, Callable[[HtmxHttpRequest, ProcessingSession], dict[str, Any]]] = {
     "session-header": _header_context,
@@ -633,13 +645,22 @@ def receipt_reapply(request: HtmxHttpRequest, pk: int, version: int) -> HttpResp
 def session_close_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk, write=True)
     form = SessionCloseForm(request.POST or None)
-    context: dict[str, Any] = {"session": session, "form": form}
+    pending = close_pending(session)
+    context: dict[str, Any] = {
+        "session": session,
+        "form": form,
+        "pending": pending,
+        "currency": session_currency(session),
+    }
     if request.method == "GET" or not form.is_valid():
         status = 200 if request.method == "GET" else 422
         return dialog_response(request, CLOSE, context, form="close-form", status=status)
     try:
         session = session_close(
-            session=session, reason=form.cleaned_data["reason"], actor=request.user
+            session=session,
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+            close_anyway=form.cleaned_data["close_anyway"],
         )
     except DomainError as error:
         form.add_error(None, error.message)

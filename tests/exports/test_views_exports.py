@@ -186,7 +186,7 @@ def test_a_closed_session_still_downloads_but_refuses_new_exports(
 ) -> None:
     session = make_session()
     batch, _ = export_batch_create(session=session, export_type="pvault", actor=operator)
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
     download = operator_client.get(reverse("exports:batch_download", args=[batch.pk]))
     assert download.status_code == 200
     form = {

@@ -193,7 +193,7 @@ def test_a_closed_session_refuses_recalculation(
     from sessions_app.services import session_close
 
     session = make_session()
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
     url = reverse("sessions_app:session_recalculate", args=[session.pk])
     response = operator_client.post(url, follow=True)
     assert "is closed" in response.content.decode()

@@ -53,7 +53,9 @@ def test_it_closes_and_shows_the_read_only_session(
     operator_client: Client, make_session: Any
 ) -> None:
     session = make_session()
-    response = operator_client.post(_url(session), {"reason": "Period audited"}, follow=True)
+    response = operator_client.post(
+        _url(session), {"reason": "Period audited", "close_anyway": "on"}, follow=True
+    )
     html = response.content.decode()
     session.refresh_from_db()
     assert session.status == ProcessingSession.Status.CLOSED
@@ -67,7 +69,7 @@ def test_closing_from_the_list_swaps_the_card(operator_client: Client, make_sess
     list_url = reverse("sessions_app:session_list")
     response = operator_client.post(
         _url(session),
-        {"reason": "done"},
+        {"reason": "done", "close_anyway": "on"},
         headers={**HTMX, "HX-Current-URL": f"http://testserver{list_url}"},
     )
     html = response.content.decode()
@@ -84,7 +86,7 @@ def test_closing_from_the_session_page_reloads_it(
     detail = reverse("sessions_app:session_detail", args=[session.pk])
     response = operator_client.post(
         _url(session),
-        {"reason": "done"},
+        {"reason": "done", "close_anyway": "on"},
         headers={**HTMX, "HX-Current-URL": f"http://testserver{detail}"},
     )
     assert response["HX-Redirect"] == detail
@@ -94,7 +96,7 @@ def test_a_closed_session_answers_with_the_closed_message(
     operator_client: Client, make_session: Any
 ) -> None:
     session = make_session()
-    operator_client.post(_url(session), {"reason": "first"})
+    operator_client.post(_url(session), {"reason": "first", "close_anyway": "on"})
     response = operator_client.post(_url(session), {"reason": "second"})
     assert response.status_code == 409
     assert "was closed on" in response.content.decode()

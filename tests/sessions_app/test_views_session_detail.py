@@ -141,7 +141,7 @@ def test_an_archived_session_still_shows_its_proof_from_the_archive(
     from sessions_app.services import session_close
 
     session = make_session()
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
     session_archive(session=session, actor=operator)
 
     html = operator_client.get(_url(session)).content.decode()
@@ -169,7 +169,7 @@ def test_it_hides_write_controls_on_a_closed_session(
     from sessions_app.services import session_close
 
     session = make_session()
-    session_close(session=session, reason="period audited", actor=operator)
+    session_close(session=session, reason="period audited", actor=operator, close_anyway=True)
     html = operator_client.get(_url(session)).content.decode()
     assert "period audited" in html
     assert reverse("sessions_app:receipts_upload", args=[session.pk]) not in html

@@ -46,7 +46,7 @@ def test_it_filters_by_status_and_search(
 ) -> None:
     october = make_session()
     november = make_session(name="November 2026")
-    session_close(session=november, reason="done", actor=operator)
+    session_close(session=november, reason="done", actor=operator, close_anyway=True)
     closed = operator_client.get(URL, {"status": "closed"}).content.decode()
     assert f'id="session-{november.pk}"' in closed
     assert f'id="session-{october.pk}"' not in closed
@@ -68,7 +68,7 @@ def test_it_offers_no_actions_on_a_closed_session(
     operator_client: Client, make_session: Any, operator: Any
 ) -> None:
     session = make_session()
-    session_close(session=session, reason="audited", actor=operator)
+    session_close(session=session, reason="audited", actor=operator, close_anyway=True)
     html = operator_client.get(URL).content.decode()
     assert "Closed" in html
     assert reverse("sessions_app:receipts_upload", args=[session.pk]) not in html
