@@ -388,9 +388,16 @@ def session_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+def _active_job(session: ProcessingSession) -> Any:
+    """The session's active job, read once per page however many panels ask."""
+    if not hasattr(session, "_active_job"):
+        session._active_job = active_job_for(session)  # type: ignore[attr-defined]
+    return session._active_job  # type: ignore[attr-defined]
+
+
 def _header_context(request: HtmxHttpRequest, session: ProcessingSession) -> dict[str, Any]:
     return {
-        "active_job": active_job_for(session),
+        "active_job": _active_job(session),
         "card_replaceable": card_replace_refusal(session) is None,
     }
 
@@ -398,7 +405,7 @@ def _header_context(request: HtmxHttpRequest, session: ProcessingSession) -> dic
 def _summary_context(request: HtmxHttpRequest, session: ProcessingSession) -> dict[str, Any]:
     figures: Any = with_session_figures(ProcessingSession.objects.filter(pk=session.pk)).get()
     changes = change_summary(session)
-    job = active_job_for(session)
+    job = _active_job(session)
     return {
         # While a job is queued or running the proof and the change summary are about to
         # change: they say "calculating" instead of a figure (SPEC §15).

@@ -8,6 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import ActivityEvent
+from exports.services import export_batch_create
+from recalc.models import RecalcJob
 from sessions_app.models import ProcessingSession, UserPreference
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +149,47 @@ def test_the_switcher_cannot_reach_another_engagement(
     client.force_login(outsider)
     response = client.post(reverse("sessions_app:session_switch"), {"session": session.pk})
     assert response.status_code == 404
+
+
+def test_the_dialog_shows_what_closing_leaves_behind(
+    operator_client: Client, make_session: Any
+) -> None:
+    session = make_session()
+    RecalcJob.objects.create(session=session, kind=RecalcJob.Kind.MANUAL, status="running")
+    html = " ".join(operator_client.get(_url(session), headers=HTMX).content.decode().split())
+    assert '4</strong> export-ready employees, <strong class="num">1,484.75' in html
+    assert "is still running; closing anyway stops it" in html
+    assert 'name="close_anyway"' in html
+
+
+def test_it_refuses_to_close_with_money_pending_then_closes_anyway_with_the_reason(
+    operator_client: Client, make_session: Any
+) -> None:
+    session = make_session()
+    refused = operator_client.post(_url(session), {"reason": "period over"}, headers=HTMX)
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert "4 export-ready employees (1,484.75) not exported to pVault" in html
+    session.refresh_from_db()
+    assert not session.is_closed
+
+    closed = operator_client.post(
+        _url(session), {"reason": "loaded by hand", "close_anyway": "on"}, headers=HTMX
+    )
+    assert closed.status_code == 200
+    session.refresh_from_db()
+    assert session.is_closed and session.closure_reason == "loaded by hand"
+    event = ActivityEvent.objects.get(session=session, verb=ActivityEvent.Verb.SESSION_CLOSED)
+    assert event.details["count"] == 4 and event.details["amount"] == "1484.75"
+
+
+def test_the_dialog_says_when_nothing_is_pending(
+    operator_client: Client, make_session: Any, operator: Any
+) -> None:
+    session = make_session()
+    export_batch_create(session=session, export_type="pvault", actor=operator)
+    html = operator_client.get(_url(session), headers=HTMX).content.decode()
+    assert "Every export-ready employee is in pVault" in html
+    assert 'name="close_anyway"' not in html
+    response = operator_client.post(_url(session), {"reason": "done"})
+    assert response.status_code == 302

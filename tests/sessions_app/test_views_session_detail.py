@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from exports.services import export_batch_create
+from recalc.models import RecalcJob
 from sessions_app.models import EmployeeRevision, ProcessingSession
 from sessions_app.services import session_create
 
@@ -175,6 +176,32 @@ def test_it_hides_write_controls_on_a_closed_session(
     assert reverse("sessions_app:receipts_upload", args=[session.pk]) not in html
     assert reverse("exports:export_new", args=[session.pk]) not in html
     assert "Roll back" not in html
+    assert "A delta export sends" not in html  # nothing promises an export any more
+    assert "nothing more is exported from it" in html
+
+
+@pytest.mark.parametrize("status", ["queued", "running"])
+def test_it_says_calculating_instead_of_a_proof_while_a_job_is_active(
+    operator_client: Client, make_session: Any, status: str
+) -> None:
+    session = make_session()
+    job = RecalcJob.objects.create(session=session, kind=RecalcJob.Kind.MANUAL, status=status)
+    # A half-written recalculation would make the proof look unbalanced.
+    EmployeeRevision.objects.filter(session=session, employee_id="E1001").delete()
+    response = operator_client.get(_url(session), headers={**HTMX, "HX-Target": "session-summary"})
+    html = " ".join(response.content.decode().split())
+    assert "Calculating…" in html
+    assert f"Recalculation {job.pk} is {status}" in html
+    assert "does NOT balance" not in html and "The session balances" not in html
+    assert "the changes appear when recalculation" in html
+    assert "never exported" not in html  # no change-summary figures either
+    # The panel refreshes itself when the job panel announces the end of the job.
+    assert 'hx-trigger="session-changed from:body"' in html
+
+
+def test_the_job_panel_comes_before_the_figures(operator_client: Client, make_session: Any) -> None:
+    page = operator_client.get(_url(make_session())).content.decode()
+    assert page.index('id="job-panel"') < page.index('id="session-proof"')
 
 
 def test_it_lists_export_batches_with_a_download_link(
