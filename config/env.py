@@ -14,6 +14,7 @@ env = environ.Env(
     CSRF_TRUSTED_ORIGINS=(list, []),
     UPLOAD_MAX_MB=(int, 50),
     JOB_STALE_SECONDS=(int, 120),
+    DEFAULT_CURRENCY=(str, "USD"),
 )
 
 _dotenv = BASE_DIR / ".env"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -186,6 +187,10 @@ if MEDIA_S3_BUCKET:
         },
     }
 UPLOAD_MAX_MB = env("UPLOAD_MAX_MB")
+# ISO 4217 code a new engagement starts with (Engagement.currency).
+DEFAULT_CURRENCY = env("DEFAULT_CURRENCY").strip().upper()
+if not re.fullmatch(r"[A-Z]{3}", DEFAULT_CURRENCY):
+    raise ImproperlyConfigured("DEFAULT_CURRENCY must be an ISO 4217 code of three letters.")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

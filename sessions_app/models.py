@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -11,11 +12,27 @@ MONEY = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 
+currency_code_validator = RegexValidator(
+    r"^[A-Z]{3}\Z", "Enter an ISO 4217 currency code: three upper-case letters, e.g. USD."
+)
+
+
+def default_currency() -> str:
+    """The ISO 4217 code a new engagement starts with (setting DEFAULT_CURRENCY)."""
+    return settings.DEFAULT_CURRENCY
+
+
 class Engagement(models.Model):
     """A client company / card program. Its members see its sessions; nobody else does."""
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
+    currency = models.CharField(
+        max_length=3,
+        default=default_currency,
+        validators=[currency_code_validator],
+        help_text="ISO 4217 code of the amounts in this engagement's files, e.g. USD.",
+    )
     default_session = models.ForeignKey(
         "ProcessingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
