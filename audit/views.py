@@ -26,7 +26,7 @@ from audit.selectors import (
     session_timeline,
 )
 from sessions_app.models import EmployeeRevision
-from sessions_app.selectors import get_engagement_for, get_session_for
+from sessions_app.selectors import get_engagement_for, get_session_for, session_currency
 
 AUDIT_LOG_PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 100
@@ -112,7 +112,12 @@ def session_as_of_page(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk)
     form = AsOfForm(request.GET or None)
     snapshot = session_as_of(session, form.cleaned_data["at"]) if form.is_valid() else None
-    context = {"session": session, "form": form, "snapshot": snapshot}
+    context = {
+        "session": session,
+        "form": form,
+        "snapshot": snapshot,
+        "currency": session_currency(session),
+    }
     return _render(request, "audit/session_as_of.html", "snapshot", context)
 
 

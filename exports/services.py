@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
+from core.money import format_money
 from exports.errors import ExportFileCorrupt
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import (
@@ -54,7 +55,7 @@ from sessions_app.errors import (
     ValidationFailed,
 )
 from sessions_app.models import ZERO, EmployeeRevision, ProcessingSession
-from sessions_app.selectors import active_job_for
+from sessions_app.selectors import active_job_for, session_currency
 from sessions_app.services import _ensure_open, _lock_session, files_removed_on_error
 
 __all__ = [
@@ -126,7 +127,8 @@ def _export_request(
         raise ValidationFailed(f"Unknown export type '{export_type}': use pvault or exceptions.")
     if file_format not in FILE_FORMATS[export_type]:
         raise ValidationFailed(
-            f"A {export_type} export is written as {' or '.join(FILE_FORMATS[export_type])}."
+            f"A {ExportBatch.ExportType(export_type).label} is written as "
+            f"{' or '.join(fmt.upper() for fmt in FILE_FORMATS[export_type])}."
         )
     pvault = export_type == ExportBatch.ExportType.PVAULT
     # An exceptions report is a chase list, never loaded into pVault: nothing to mark.
@@ -404,8 +406,9 @@ def _generated_event(batch: ExportBatch, generated: _GeneratedFile, actor: Any) 
     scope = "delta" if batch.delta_only else "all"
     activity_event_record(
         verb=ActivityEvent.Verb.EXPORT_GENERATED,
-        message=f"{batch.batch_code} generated ({batch.export_type}, {scope}): "
-        f"{batch.employee_count} employees, {batch.total_amount:.2f}"
+        message=f"{batch.batch_code} generated ({batch.get_export_type_display()}, {scope}): "
+        f"{batch.employee_count} employees, "
+        f"{format_money(batch.total_amount, session_currency(batch.session))}"
         + ("" if batch.mark_as_exported or not batch.is_pvault else ", not marked as exported")
         + (f"; reason: {batch.reason}" if batch.reason else ""),
         actor=actor,
@@ -634,7 +637,8 @@ def _voided_event(
     activity_event_record(
         verb=ActivityEvent.Verb.EXPORT_VOIDED,
         message=f"{batch.batch_code} voided: {batch.void_reason} "
-        f"({len(restored)} employees restored to their previous export)",
+        f"({len(restored)} employees restored to their previous export, "
+        f"{format_money(adjustments, session_currency(session))} withdrawn)",
         actor=actor,
         session=session,
         details={

@@ -13,13 +13,14 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
+from core.money import format_money
 from exports.forms import ExportForm, export_choice
 from exports.models import ExportBatch
 from exports.selectors import export_preview
 from exports.services import export_batch_create, export_batch_file, export_file_name
 from sessions_app.errors import ConfirmRequired, DomainError
 from sessions_app.models import ProcessingSession
-from sessions_app.selectors import get_session_for
+from sessions_app.selectors import get_session_for, session_currency
 from sessions_app.views import (
     SESSION_CHANGED,
     HtmxHttpRequest,
@@ -111,7 +112,8 @@ def _exported(
         messages.success(
             request,
             f"{batch.batch_code} created: {batch.employee_count} employees, "
-            f"{batch.total_amount:,.2f}. Download it from the export history.",
+            f"{format_money(batch.total_amount, session_currency(session))}. "
+            "Download it from the export history.",
         )
         return redirect(f"{session_url(session)}#export-history")
     response = render(request, f"{TEMPLATE}#export-done", {"session": session, "batch": batch})

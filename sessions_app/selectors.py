@@ -196,5 +196,4 @@ def close_pending(session: ProcessingSession) -> ClosePending:
 
 def session_currency(session: ProcessingSession) -> str:
     """The ISO code amounts of this session are in (the engagement's, SPEC §15)."""
-    engagement_currency = getattr(session.engagement, "currency", "")
-    return engagement_currency or getattr(settings, "DEFAULT_CURRENCY", "")
+    return session.engagement.currency or settings.DEFAULT_CURRENCY

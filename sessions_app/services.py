@@ -416,8 +416,8 @@ def _refuse_duplicate_upload(session: ProcessingSession, sha256: str) -> None:
         who = earlier.uploaded_by.get_username() if earlier.uploaded_by else "system"
         raise DuplicateFile(
             f"This file is identical to version {earlier.version} uploaded on "
-            f"{earlier.uploaded_at:%Y-%m-%d %H:%M} by {who}. Upload it again with "
-            "'force' to store it anyway.",
+            f"{earlier.uploaded_at:%Y-%m-%d %H:%M %Z} by {who}. To keep it as a new "
+            "version, upload it again choosing “Store it anyway” (force in the API).",
             details={"version": earlier.version, "uploaded_by": who},
         )
 
@@ -569,7 +569,8 @@ def _ensure_card_replaceable(session: ProcessingSession) -> None:
 def _identical_card_error(session: ProcessingSession) -> DuplicateFile:
     return DuplicateFile(
         f"This file is identical to the current card statement '{session.card_file_name}' of "
-        f"session '{session.name}'. Upload it again with 'force' to replace it anyway.",
+        f"session '{session.name}'. To use it all the same, upload it again choosing "
+        "“Replace it anyway” (force in the API).",
         details={"card_file_name": session.card_file_name, "sha256": session.card_sha256},
     )
 

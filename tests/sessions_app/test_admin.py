@@ -91,7 +91,7 @@ def test_it_shows_per_session_what_closing_leaves_behind(admin_client, make_sess
         reverse(CHANGELIST), {"action": "bulk_close", "_selected_action": [session.pk]}
     )
     page = response.content.decode()
-    assert "4 export-ready employees (1,484.75) not exported to pVault" in page
+    assert "4 export-ready employees (1,484.75 USD) not exported to pVault" in page
     assert 'name="close_anyway"' in page
 
 
@@ -102,7 +102,7 @@ def test_it_refuses_each_session_with_money_pending_unless_closed_anyway(
     response = _action(admin_client, "bulk_close", [pending], post="yes", reason="year end")
     messages = _messages(response)
     assert messages == [
-        "September: not closed: 4 export-ready employees (1,484.75) not exported to pVault; "
+        "September: not closed: 4 export-ready employees (1,484.75 USD) not exported to pVault; "
         "close anyway, with a reason, to close regardless."
     ]
     pending.refresh_from_db()

@@ -169,7 +169,7 @@ def test_it_refuses_to_close_with_money_pending_then_closes_anyway_with_the_reas
     refused = operator_client.post(_url(session), {"reason": "period over"}, headers=HTMX)
     assert refused.status_code == 409
     html = refused.content.decode()
-    assert "4 export-ready employees (1,484.75) not exported to pVault" in html
+    assert "4 export-ready employees (1,484.75 USD) not exported to pVault" in html
     session.refresh_from_db()
     assert not session.is_closed
 
