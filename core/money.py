@@ -7,8 +7,11 @@ Pages, admin list columns, event messages, analytics and CSV/XLSX writers all ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+
+from django.utils.html import format_html
 
 CENT = Decimal("0.01")
 XLSX_MONEY_FORMAT = "#,##0.00"
@@ -42,3 +45,16 @@ def format_money(value: Any, currency: str | None = None) -> str:
     if amount < 0:
         text = MINUS + text
     return f"{text} {currency}" if currency else text
+
+
+def money_column(field: str, description: str) -> Callable[[Any], str]:
+    """An admin list column showing `field` in the money format, right-aligned and never
+    wrapped (admin's CSS class `money`, static/css/admin.css), sortable by the field."""
+
+    def column(obj: Any) -> str:
+        return format_html('<span class="money">{}</span>', format_money(getattr(obj, field)))
+
+    column.short_description = description  # type: ignore[attr-defined]
+    column.admin_order_field = field  # type: ignore[attr-defined]
+    column.__name__ = f"{field}_money"
+    return column

@@ -20,6 +20,7 @@ from audit.admin_actions import (
     reason_confirmation,
     report_outcomes,
 )
+from core.money import money_column
 from sessions_app.errors import DomainError
 from sessions_app.models import (
     CardTransaction,
@@ -411,7 +412,7 @@ class CardTransactionAdmin(LineAdmin):
         "line_number",
         "employee_id",
         "employee_name",
-        "amount",
+        money_column("amount", "Amount"),
         "transaction_date",
         "merchant",
     ]
@@ -428,7 +429,7 @@ class ReceiptLineAdmin(LineAdmin):
         "line_number",
         "employee_id",
         "employee_name",
-        "amount",
+        money_column("amount", "Amount"),
         "receipt_date",
         "receipt_id",
     ]
@@ -444,12 +445,12 @@ class EmployeeRevisionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         "employee_id",
         "employee_name",
         "session",
-        "car_amount",
-        "receipt_amount",
-        "difference",
+        money_column("car_amount", "Card"),
+        money_column("receipt_amount", "Receipts"),
+        money_column("difference", "Difference"),
         "status",
         "amount_changed",
-        "exported_car_amount",
+        money_column("exported_car_amount", "Exported card amount"),
         "last_export_batch",
         "version",
         "history_link",
