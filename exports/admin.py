@@ -20,12 +20,12 @@ from audit.admin_actions import (
     reason_confirmation,
     report_outcomes,
 )
+from core.errors import DomainError
 from core.money import format_money, money_column
 from exports.integrity import export_files_verify
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import batch_lines
 from exports.services import export_batch_file, export_batch_void, export_file_name
-from sessions_app.errors import DomainError
 from sessions_app.selectors import session_currency
 
 # "batchs" is what Django would derive; fixed here, not in the model, so the schema history

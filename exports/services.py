@@ -28,7 +28,17 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
+from core.errors import (
+    ConfirmRequired,
+    DomainError,
+    InvalidState,
+    JobActive,
+    NothingToExport,
+    ValidationFailed,
+)
+from core.locking import ensure_open, lock
 from core.money import format_money
+from core.storage import files_removed_on_error
 from exports.errors import ExportFileCorrupt
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import (
@@ -46,17 +56,9 @@ from exports.snapshots import (
     uses_returning_path,
 )
 from exports.writers import export_file_bytes, manifest_csv, zip_bytes
-from sessions_app.errors import (
-    ConfirmRequired,
-    DomainError,
-    InvalidState,
-    JobActive,
-    NothingToExport,
-    ValidationFailed,
-)
+from recalc.selectors import active_job_for
 from sessions_app.models import ZERO, EmployeeRevision, ProcessingSession
-from sessions_app.selectors import active_job_for, session_currency
-from sessions_app.services import _ensure_open, _lock_session, files_removed_on_error
+from sessions_app.selectors import session_currency
 
 __all__ = [
     "BulkExportResult",
@@ -146,7 +148,7 @@ def _replayed(session: ProcessingSession, key: str | None) -> ExportBatch | None
 
 
 def _ensure_exportable(session: ProcessingSession, request: _ExportRequest) -> None:
-    _ensure_open(session)
+    ensure_open(session)
     job = active_job_for(session)
     if job is not None:
         raise JobActive(
@@ -196,7 +198,7 @@ def export_batch_create(
     if replay is not None:
         return replay, False
     with files_removed_on_error() as saved, transaction.atomic():
-        session = _lock_session(session)
+        session = lock(session)
         # The request that held the lock before us may have been this same request.
         replay = _replayed(session, request.idempotency_key)
         if replay is not None:
@@ -436,8 +438,8 @@ def _generated_event(batch: ExportBatch, generated: _GeneratedFile, actor: Any) 
 
 
 def _batch_locked(batch: ExportBatch) -> tuple[ProcessingSession, ExportBatch]:
-    session = _lock_session(batch.session)
-    _ensure_open(session)
+    session = lock(batch.session)
+    ensure_open(session)
     batch = ExportBatch.objects.select_for_update().get(pk=batch.pk)
     batch.session = session
     if not batch.is_pvault:

@@ -20,8 +20,12 @@ from audit.admin_actions import (
     reason_confirmation,
     report_outcomes,
 )
+from core.errors import DomainError
 from core.money import money_column
-from sessions_app.errors import DomainError
+from exports.services import exports_bulk_create
+from recalc.services import session_recalculate
+from sessions_app.archival import ARCHIVED, RESTORED, session_archive, session_restore
+from sessions_app.bulk import sessions_bulk_close
 from sessions_app.models import (
     CardTransaction,
     EmployeeRevision,
@@ -252,8 +256,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
         closed = [session for session in sessions if session.is_closed]
 
         def apply(reason: str, close_anyway: bool = False) -> None:
-            from sessions_app.bulk import sessions_bulk_close
-
             results = sessions_bulk_close(
                 sessions=sessions, reason=reason, actor=request.user, close_anyway=close_anyway
             )
@@ -280,8 +282,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
     def bulk_export(
         self, request: HttpRequest, queryset: QuerySet[ProcessingSession]
     ) -> HttpResponse | None:
-        from exports.services import exports_bulk_create
-
         sessions = list(queryset.select_related("engagement").order_by("pk"))
         result = exports_bulk_create(
             sessions=sessions, export_type="pvault", delta_only=True, actor=request.user
@@ -296,8 +296,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Recalculate selected sessions")
     def recalculate(self, request: HttpRequest, queryset: QuerySet[ProcessingSession]) -> None:
-        from recalc.services import session_recalculate
-
         outcomes = []
         for session in queryset.select_related("engagement"):
             if session.is_closed:
@@ -316,8 +314,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Archive selected closed sessions")
     def archive(self, request: HttpRequest, queryset: QuerySet[ProcessingSession]) -> None:
-        from sessions_app.archival import ARCHIVED, session_archive
-
         outcomes = []
         for session in queryset.select_related("engagement"):
             if not session.is_closed:
@@ -343,8 +339,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Restore selected archived sessions")
     def restore(self, request: HttpRequest, queryset: QuerySet[ProcessingSession]) -> None:
-        from sessions_app.archival import RESTORED, session_restore
-
         outcomes = []
         for session in queryset:
             try:

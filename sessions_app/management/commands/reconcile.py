@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sessions_app.errors import DomainError, InvalidFile
+from core.errors import DomainError, InvalidFile
 from sessions_app.ingestion import ImportSettings, parse_statement
 from sessions_app.reconciliation import EmployeeResult, apply_receipt_versions, reconcile
 
