@@ -270,7 +270,8 @@ def _preview_warnings(session: ProcessingSession, preview: ExportPreview) -> Non
         preview.blocking.append(
             _warning(
                 "job_active",
-                f"A recalculation (job {job.pk}) is {job.status}: export after it finishes.",
+                f"A recalculation (job {job.pk}) is {job.get_status_display().lower()}: "
+                "export after it finishes.",
                 job=job.pk,
             )
         )

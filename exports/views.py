@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
@@ -42,6 +43,9 @@ def _preview_context(session: ProcessingSession, data: Any) -> dict[str, Any]:
         "preview_more": preview.employee_count
         - min(preview.employee_count, PREVIEW_EMPLOYEES_SHOWN),
         "repeats_employees": preview.already_exported_count and not delta_only,
+        # Nothing in the file, or a refusal ahead: the button says so by being disabled.
+        "can_generate": preview.employee_count > 0 and not preview.blocking,
+        "currency": session_currency(session),
     }
 
 
@@ -53,7 +57,9 @@ def export_preview_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect(f"{_dialog_url(session)}?{request.GET.urlencode()}")
     context = {"session": session, **_preview_context(session, request.GET)}
-    return render(request, f"{TEMPLATE}#export-preview", context)
+    html = render_to_string(f"{TEMPLATE}#export-preview", context, request)
+    html += render_to_string(f"{TEMPLATE}#export-actions", {**context, "oob": True}, request)
+    return HttpResponse(html)
 
 
 def _dialog_url(session: ProcessingSession) -> str:

@@ -69,12 +69,19 @@ def test_the_live_preview_follows_type_and_scope(
         _preview(session), {"export_type": "pvault", "scope": "all"}, headers=HTMX
     ).content.decode()
     batch = ExportBatch.objects.get()
-    assert "4 employees were already exported" in full
-    assert f"<strong>{batch.batch_code}</strong> (4 employees)" in full
+    # Said once, in the warning, with the batch it went out in.
+    assert full.count(batch.batch_code) == 1
+    assert f"4 employees were already exported with the same amounts (in {batch.batch_code}" in full
+    # Nothing new: the button cannot be pressed; the actions follow the preview in place.
+    actions = html.split('id="export-actions"', 1)[1]
+    assert 'hx-swap-oob="true"' in actions[:40]
+    assert '<button type="submit" class="primary" disabled' in actions
+    assert '<button type="submit" class="primary" disabled' not in full
     exceptions = operator_client.get(
         _preview(session), {"export_type": "exceptions"}, headers=HTMX
     ).content.decode()
     assert "<strong>4</strong>" in exceptions
+    assert "Card total of these employees (USD)" in exceptions
 
 
 def test_the_preview_without_javascript_is_the_export_page(
