@@ -127,3 +127,13 @@ def test_it_renders_the_list_in_a_fixed_number_of_queries(
     assert response.status_code == 200
     assert response.content.decode().count('class="card session-card"') == min(sessions, 24)
     assert ProcessingSession.objects.count() == sessions
+
+
+def test_a_session_card_shows_its_amounts_in_the_money_format(
+    client: Any, operator: Any, make_session: Any
+) -> None:
+    make_session()
+    client.force_login(operator)
+    html = " ".join(client.get(reverse("sessions_app:session_list")).content.decode().split())
+    assert '<span class="num">3,087.03 USD</span> on the cards' in html
+    assert '<span class="num">1,602.28</span> in exceptions' in html
