@@ -27,7 +27,6 @@ from audit.selectors import (
 )
 from sessions_app.access import get_engagement_for, get_session_for
 from sessions_app.models import EmployeeRevision
-from sessions_app.selectors import session_currency
 
 AUDIT_LOG_PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 100
@@ -117,7 +116,7 @@ def session_as_of_page(request: HttpRequest, pk: int) -> HttpResponse:
         "session": session,
         "form": form,
         "snapshot": snapshot,
-        "currency": session_currency(session),
+        "currency": session.currency,
     }
     return _render(request, "audit/session_as_of.html", "snapshot", context)
 

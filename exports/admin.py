@@ -3,6 +3,7 @@ download, void (asks for a reason) and verify, each through the exports services
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
@@ -26,7 +27,6 @@ from exports.integrity import export_files_verify
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import batch_lines
 from exports.services import export_batch_file, export_batch_void, export_file_name
-from sessions_app.selectors import session_currency
 
 # "batchs" is what Django would derive; fixed here, not in the model, so the schema history
 # does not move for a label.
@@ -101,9 +101,7 @@ class ExportBatchAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
                 outcomes.append(
                     outcome_of(
                         str(batch),
-                        lambda batch=batch: export_batch_void(
-                            batch=batch, reason=reason, actor=request.user
-                        ),
+                        partial(export_batch_void, batch=batch, reason=reason, actor=request.user),
                         "voided; its employees are back to their previous export.",
                     )
                 )
@@ -186,7 +184,7 @@ def _void_note(batch: ExportBatch) -> str:
         if len(lines) > VOID_NOTE_EMPLOYEES
         else ""
     )
-    currency = session_currency(batch.session)
+    currency = batch.session.currency
     return (
         f"{batch.employee_count} employees, {format_money(withdrawn, currency)} withdrawn "
         f"from pVault: {listed}{more}"

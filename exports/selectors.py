@@ -31,7 +31,6 @@ from exports.models import ExportBatch, ExportLine, SessionChangeSummary
 from recalc.selectors import active_job_for
 from sessions_app.archival import archived_statement_total
 from sessions_app.models import MONEY, ZERO, CardTransaction, EmployeeRevision, ProcessingSession
-from sessions_app.selectors import export_pending_filter
 
 CHANGE_KINDS = ("new", "changed", "unchanged", "not_ready")
 DELTA_KINDS = ("new", "changed")
@@ -64,6 +63,52 @@ def change_kind_expression() -> Case:
 def annotate_change(revisions: QuerySet[EmployeeRevision]) -> QuerySet[EmployeeRevision]:
     """Adds `change_kind` (new / changed / unchanged / not_ready), filterable in SQL."""
     return revisions.annotate(change_kind=change_kind_expression())
+
+
+# --- What pVault does not hold yet, and what closing now would leave behind ------------------
+
+
+def export_pending_filter() -> Q:
+    """Export-ready employees pVault does not hold as they are now: never in a live pvault
+    batch (new), or with amounts that moved since (changed). The delta export sends
+    exactly these, and a session is not closed silently while any remain (SPEC §3)."""
+    return Q(status__in=EmployeeRevision.EXPORT_READY) & (
+        Q(exported_car_amount__isnull=True)
+        | ~Q(car_amount=F("exported_car_amount"))
+        | ~Q(receipt_amount=F("exported_receipt_amount"))
+    )
+
+
+@dataclass(frozen=True)
+class ClosePending:
+    """What closing now would leave behind: export-ready employees not sent to pVault
+    (count, card amount) and the recalculation still queued or running, if any."""
+
+    count: int
+    amount: Decimal
+    job: Any = None
+
+    @property
+    def blocks(self) -> bool:
+        return bool(self.count) or self.job is not None
+
+    def as_details(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "amount": str(self.amount),
+            "job": self.job.pk if self.job is not None else None,
+            "job_status": self.job.status if self.job is not None else None,
+        }
+
+
+def close_pending(session: ProcessingSession) -> ClosePending:
+    figures = (
+        EmployeeRevision.objects.filter(session=session)
+        .filter(export_pending_filter())
+        .aggregate(count=Count("pk"), amount=Sum("car_amount"))
+    )
+    amount = (figures["amount"] or ZERO).quantize(Decimal("0.01"))
+    return ClosePending(count=figures["count"], amount=amount, job=active_job_for(session))
 
 
 def _delta_filter() -> Q:

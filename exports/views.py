@@ -23,7 +23,6 @@ from exports.selectors import export_preview
 from exports.services import export_batch_create, export_batch_file, export_file_name
 from sessions_app.access import get_session_for
 from sessions_app.models import ProcessingSession
-from sessions_app.selectors import session_currency
 from sessions_app.views.panels import SESSION_CHANGED, session_url
 
 TEMPLATE = "exports/export_new.html"
@@ -45,7 +44,7 @@ def _preview_context(session: ProcessingSession, data: Any) -> dict[str, Any]:
         "repeats_employees": preview.already_exported_count and not delta_only,
         # Nothing in the file, or a refusal ahead: the button says so by being disabled.
         "can_generate": preview.employee_count > 0 and not preview.blocking,
-        "currency": session_currency(session),
+        "currency": session.currency,
     }
 
 
@@ -114,7 +113,7 @@ def _exported(
         messages.success(
             request,
             f"{batch.batch_code} created: {batch.employee_count} employees, "
-            f"{format_money(batch.total_amount, session_currency(session))}. "
+            f"{format_money(batch.total_amount, session.currency)}. "
             "Download it from the export history.",
         )
         return redirect(f"{session_url(session)}#export-history")

@@ -4,12 +4,9 @@ from here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from exports.models import ExportBatch
 from recalc.selectors import active_job_for
@@ -23,7 +20,6 @@ from sessions_app.access import (
     session_for,
 )
 from sessions_app.models import (
-    ZERO,
     EmployeeRevision,
     ProcessingSession,
     ReceiptVersion,
@@ -76,68 +72,16 @@ def with_session_figures(sessions: QuerySet[ProcessingSession]) -> QuerySet[Proc
     )
 
 
-def export_pending_filter() -> Q:
-    """Export-ready employees pVault does not hold as they are now: never in a live pvault
-    batch (new), or with amounts that moved since (changed). The delta export sends
-    exactly these, and a session is not closed silently while any remain (SPEC §3)."""
-    return Q(status__in=EmployeeRevision.EXPORT_READY) & (
-        Q(exported_car_amount__isnull=True)
-        | ~Q(car_amount=F("exported_car_amount"))
-        | ~Q(receipt_amount=F("exported_receipt_amount"))
-    )
-
-
-@dataclass(frozen=True)
-class ClosePending:
-    """What closing now would leave behind: export-ready employees not sent to pVault
-    (count, card amount) and the recalculation still queued or running, if any."""
-
-    count: int
-    amount: Decimal
-    job: Any = None
-
-    @property
-    def blocks(self) -> bool:
-        return bool(self.count) or self.job is not None
-
-    def as_details(self) -> dict[str, Any]:
-        return {
-            "count": self.count,
-            "amount": str(self.amount),
-            "job": self.job.pk if self.job is not None else None,
-            "job_status": self.job.status if self.job is not None else None,
-        }
-
-
-def close_pending(session: ProcessingSession) -> ClosePending:
-    figures = (
-        EmployeeRevision.objects.filter(session=session)
-        .filter(export_pending_filter())
-        .aggregate(count=Count("pk"), amount=Sum("car_amount"))
-    )
-    amount = (figures["amount"] or ZERO).quantize(Decimal("0.01"))
-    return ClosePending(count=figures["count"], amount=amount, job=active_job_for(session))
-
-
-def session_currency(session: ProcessingSession) -> str:
-    """The ISO code amounts of this session are in (the engagement's, SPEC §15)."""
-    return session.engagement.currency or settings.DEFAULT_CURRENCY
-
-
 __all__ = [
-    "ClosePending",
     "active_job_for",
     "check_engagement_access",
-    "close_pending",
     "effective_receipt_version_numbers",
     "engagements_for_user",
-    "export_pending_filter",
     "get_engagement_for",
     "get_session_for",
     "is_staff",
     "receipt_lines_in_effect",
     "role_in",
-    "session_currency",
     "session_for",
     "session_list_for_user",
     "with_session_figures",

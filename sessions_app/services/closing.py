@@ -14,9 +14,9 @@ from core.errors import DomainError, JobActive, UnexportedEmployees, ValidationF
 from core.history import history_note
 from core.locking import ensure_open, lock
 from core.money import format_money
+from exports.selectors import ClosePending, close_pending
 from recalc.models import RecalcJob
 from sessions_app.models import ProcessingSession
-from sessions_app.selectors import ClosePending, close_pending, session_currency
 
 
 def session_close(
@@ -59,7 +59,7 @@ def close_pending_text(session: ProcessingSession, pending: ClosePending) -> str
     parts = []
     if pending.count:
         noun = "employee" if pending.count == 1 else "employees"
-        amount = format_money(pending.amount, session_currency(session))
+        amount = format_money(pending.amount, session.currency)
         parts.append(f"{pending.count} export-ready {noun} ({amount}) not exported to pVault")
     if pending.job is not None:
         status = pending.job.get_status_display().lower()

@@ -27,6 +27,7 @@ from core.htmx import (
     htmx_fragment,
     redirect_or_client_redirect,
 )
+from exports.selectors import close_pending
 from sessions_app.forms import (
     ColumnMappingForm,
     SessionCloseForm,
@@ -41,11 +42,9 @@ from sessions_app.models import (
     ProcessingSession,
 )
 from sessions_app.selectors import (
-    close_pending,
     get_engagement_for,
     get_session_for,
     is_staff,
-    session_currency,
     session_list_for_user,
 )
 from sessions_app.services import (
@@ -272,7 +271,7 @@ def session_close_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "session": session,
         "form": form,
         "pending": close_pending(session),
-        "currency": session_currency(session),
+        "currency": session.currency,
     }
     if request.method == "GET" or not form.is_valid():
         status = 200 if request.method == "GET" else 422

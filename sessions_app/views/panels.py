@@ -48,7 +48,6 @@ from sessions_app.selectors import (
     effective_receipt_version_numbers,
     get_session_for,
     role_in,
-    session_currency,
     with_session_figures,
 )
 from sessions_app.services import (
@@ -126,7 +125,7 @@ def session_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context: dict[str, Any] = {
         "session": session,
         "can_write": can_write(request.user, session),
-        "currency": session_currency(session),
+        "currency": session.currency,
     }
     fragment = htmx_fragment(request, DETAIL_PANELS)
     for name in [fragment] if fragment else DETAIL_PANELS:
