@@ -126,7 +126,7 @@ def _marked_event(
     activity_event_record(
         verb=ActivityEvent.Verb.EXPORT_MARKED,
         message=f"{batch.batch_code}: {len(pending)} employees marked as exported "
-        f"(adjustments {adjustments:.2f})",
+        f"(adjustments {format_money(adjustments, session.currency)})",
         actor=actor,
         session=session,
         details={

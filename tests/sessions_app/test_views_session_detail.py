@@ -272,3 +272,21 @@ def test_it_renders_the_page_in_a_fixed_number_of_queries(
         response = operator_client.get(_url(session))
     assert response.status_code == 200
     assert response.context["figures"].employee_count == employees
+
+
+def test_the_header_shows_the_session_being_viewed(
+    operator_client: Client, make_session: Any
+) -> None:
+    session = make_session()
+    html = operator_client.get(_url(session)).content.decode()
+    assert "Choose a session…" not in html
+    assert f'<option value="{session.pk}" selected>' in html
+
+
+def test_event_messages_carry_amounts_in_the_money_format(
+    operator_client: Client, make_session: Any, operator: Any
+) -> None:
+    session = make_session()
+    export_batch_create(session=session, export_type="pvault", actor=operator)
+    timeline = operator_client.get(_url(session), headers={**HTMX, "HX-Target": "timeline"})
+    assert "4 employees, 1,484.75 USD" in timeline.content.decode()
