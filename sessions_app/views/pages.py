@@ -28,6 +28,7 @@ from core.htmx import (
     redirect_or_client_redirect,
 )
 from exports.selectors import close_pending
+from sessions_app.access import writable_engagements
 from sessions_app.forms import (
     ColumnMappingForm,
     SessionCloseForm,
@@ -37,14 +38,11 @@ from sessions_app.forms import (
 )
 from sessions_app.ingestion import ColumnsNotFound
 from sessions_app.models import (
-    Engagement,
-    Membership,
     ProcessingSession,
 )
 from sessions_app.selectors import (
     get_engagement_for,
     get_session_for,
-    is_staff,
     session_list_for_user,
 )
 from sessions_app.services import (
@@ -61,18 +59,6 @@ from sessions_app.views.panels import (
     SESSIONS_PER_PAGE,
     session_url,
 )
-
-
-def writable_engagements(user: Any) -> list[Engagement]:
-    """Engagements where the user may open sessions (operators; staff everywhere)."""
-    if is_staff(user):
-        return list(Engagement.objects.all())
-    return list(
-        Engagement.objects.filter(
-            memberships__user=user, memberships__role=Membership.Role.OPERATOR
-        )
-    )
-
 
 # --- Session list ---------------------------------------------------------------------------
 

@@ -498,3 +498,21 @@ def test_it_validates_a_bulk_close_request(staff_api: Any) -> None:
 
     assert empty.status_code == 400
     assert {"session_ids", "reason"} <= set(empty.json()["error"]["details"])
+
+
+def test_a_bulk_close_refuses_money_pending_unless_closed_anyway(
+    staff_api: Any, make_session: Any
+) -> None:
+    session = make_session()
+    body = {"session_ids": [session.pk], "reason": "Quarter closed"}
+
+    refused = staff_api.post("/api/v1/sessions/bulk-close/", body, format="json")
+    closed = staff_api.post(
+        "/api/v1/sessions/bulk-close/", {**body, "close_anyway": True}, format="json"
+    )
+
+    assert refused.json()["results"][0]["ok"] is False
+    assert "4 export-ready employees (1,484.75 USD)" in refused.json()["results"][0]["error"]
+    assert closed.json()["results"][0]["ok"] is True
+    session.refresh_from_db()
+    assert session.is_closed
