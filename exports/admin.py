@@ -21,6 +21,7 @@ from audit.admin_actions import (
     reason_confirmation,
     report_outcomes,
 )
+from core.admin import SafeLookupsMixin
 from core.errors import DomainError
 from core.money import format_money, money_column
 from exports.integrity import export_files_verify
@@ -35,7 +36,7 @@ ExportBatch._meta.verbose_name_plural = "export batches"
 
 
 @admin.register(ExportBatch)
-class ExportBatchAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class ExportBatchAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "batch_code",
         "session",
@@ -144,7 +145,7 @@ class ExportBatchAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(ExportLine)
-class ExportLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExportLineAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "batch",
         "employee_id",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import json
 import zipfile
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -246,6 +247,12 @@ def manifest_csv(rows: Iterable[dict[str, Any]]) -> bytes:
             for row in rows
         ),
     )
+
+
+def manifest_json(results: list[dict[str, Any]]) -> bytes:
+    """The bulk export's per-session results as JSON: the sessions in the order asked
+    for, then the ids that named no session."""
+    return json.dumps({"results": results}, indent=2, sort_keys=True, default=str).encode()
 
 
 def export_file_bytes(batch: Any, lines: Iterable[Any]) -> bytes:

@@ -15,10 +15,13 @@ from typing import Any, TypeVar
 from django.db import OperationalError, close_old_connections, connection, transaction
 from django.utils import timezone
 
+from core.faults import fault_point
+from matching.pairing import session_matching_store
 from recalc.apply import revision_plan_apply
 from recalc.engine import (
     RevisionPlan,
     connection_key,
+    effective_receipt_version_ids,
     employee_totals_build,
     revision_plan_build,
     revisions_fingerprint,
@@ -59,6 +62,7 @@ def with_retries(operation: Callable[[], T], *, label: str) -> T:
 
 
 def stages_run(job: RecalcJob, monitor: JobMonitor) -> StagesOutcome:
+    fault_point("recalc.stages_starting", job)
     plan = None
     if job.completed_stage < 2:
         _stage_validate(job, monitor)
@@ -176,6 +180,11 @@ def _stage_apply(job: RecalcJob, monitor: JobMonitor, plan: RevisionPlan | None)
             change_reason=change_reason(job),
             on_chunk=monitor.advance,
             now=timezone.now(),
+        )
+        session_matching_store(
+            session,
+            version_ids=effective_receipt_version_ids(session, job.receipt_version),
+            actor=job.created_by,
         )
         _mark_applied(job, session, monitor, plan)
     job.completed_stage = APPLY_STAGE

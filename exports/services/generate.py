@@ -4,6 +4,7 @@ lines and its stored file."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,10 +29,12 @@ from core.errors import (
     NothingToExport,
     ValidationFailed,
 )
+from core.faults import fault_point
 from core.history import actor_or_none
 from core.locking import ensure_open, lock
 from core.money import format_money
 from core.storage import files_removed_on_error
+from exports.errors import IdempotencyKeyReused
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import (
     EXPORT_TYPES,
@@ -61,8 +64,8 @@ FILE_FORMATS: dict[str, tuple[str, ...]] = {
     ExportBatch.ExportType.EXCEPTIONS: ("csv", "xlsx"),
 }
 LINE_BATCH_SIZE = 5000
-# Two sessions of the same period exporting at the same moment can pick the same next
-# sequence; the unique constraint refuses the second, which takes the next number.
+# Two sessions of one engagement and period exporting at the same moment can pick the same
+# next sequence; the unique constraint refuses the second, which takes the next number.
 SEQUENCE_ATTEMPTS = 5
 # What the writers read from a line (both layouts).
 LINE_FILE_FIELDS = (
@@ -120,10 +123,44 @@ def _export_request(
     )
 
 
-def _replayed(session: ProcessingSession, key: str | None) -> ExportBatch | None:
-    if key is None:
+def request_fingerprint(session: ProcessingSession, request: _ExportRequest) -> str:
+    body = {
+        "session": session.pk,
+        "export_type": request.export_type,
+        "delta_only": request.delta_only,
+        "mark_as_exported": request.mark,
+        "file_format": request.file_format,
+        "confirm": request.confirm,
+        "reason": request.reason,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _replayed(session: ProcessingSession, request: _ExportRequest) -> ExportBatch | None:
+    """The batch this same request made before, or None; IdempotencyKeyReused when the
+    key made a batch for a different request. Keys are looked up across the engagement,
+    so a key reused on another session is caught too."""
+    if request.idempotency_key is None:
         return None
-    return ExportBatch.objects.filter(session=session, idempotency_key=key).first()
+    batch = ExportBatch.objects.filter(
+        engagement_id=session.engagement_id, idempotency_key=request.idempotency_key
+    ).first()
+    if batch is None:
+        return None
+    same = (
+        batch.session_id == session.pk
+        and batch.export_type == request.export_type
+        and batch.delta_only == request.delta_only
+        # Batches made before fingerprints were kept are compared on the fields above.
+        and batch.request_fingerprint in ("", request_fingerprint(session, request))
+    )
+    if not same:
+        raise IdempotencyKeyReused(
+            f"This Idempotency-Key was already used for a different export request "
+            f"({batch.batch_code}); send a new key for a new request.",
+            details={"batch_code": batch.batch_code},
+        )
+    return batch
 
 
 def _ensure_exportable(session: ProcessingSession, request: _ExportRequest) -> None:
@@ -173,13 +210,13 @@ def export_batch_create(
         reason=reason,
         idempotency_key=idempotency_key,
     )
-    replay = _replayed(session, request.idempotency_key)
+    replay = _replayed(session, request)
     if replay is not None:
         return replay, False
     with files_removed_on_error() as saved, transaction.atomic():
         session = lock(session)
         # The request that held the lock before us may have been this same request.
-        replay = _replayed(session, request.idempotency_key)
+        replay = _replayed(session, request)
         if replay is not None:
             return replay, False
         _ensure_exportable(session, request)
@@ -231,6 +268,7 @@ def _batch_generate(
     now = timezone.now()
     batch = ExportBatch(
         session=session,
+        engagement_id=session.engagement_id,
         export_type=request.export_type,
         period=session.period_code,
         session_name=session.name,
@@ -241,6 +279,9 @@ def _batch_generate(
         marked_at=now if request.mark else None,
         file_format=request.file_format,
         idempotency_key=request.idempotency_key,
+        request_fingerprint=(
+            request_fingerprint(session, request) if request.idempotency_key else ""
+        ),
         reason=request.reason,
         warnings=warnings,
         exported_by=actor_or_none(actor),
@@ -258,6 +299,7 @@ def _batch_generate(
             snapshots_set_with_history(
                 batch, marked_at=now, actor=actor, reason=f"exported in {batch.batch_code}"
             )
+            fault_point("exports.snapshots_set", batch)
         _references_checked()
         generated = writing.result()
     _batch_file_store(batch, generated, saved)
@@ -268,33 +310,55 @@ def _batch_generate(
         default_change_reason=f"export generated: {batch.batch_code}",
         default_date=now,
     )
+    fault_point("exports.file_stored", batch)
     _generated_event(batch, generated, actor)
     return batch
 
 
-def _next_sequence(export_type: str, period: str) -> int:
-    last = ExportBatch.objects.filter(export_type=export_type, period=period).aggregate(
-        n=Max("sequence")
-    )["n"]
+def _next_sequence(engagement_id: int, export_type: str, period: str) -> int:
+    last = ExportBatch.objects.filter(
+        engagement_id=engagement_id, export_type=export_type, period=period
+    ).aggregate(n=Max("sequence"))["n"]
     return (last or 0) + 1
 
 
 def _batch_insert(batch: ExportBatch) -> None:
-    """Number the batch and insert it. Two sessions of one period exporting at the same
-    moment can both pick the next number; the unique constraint refuses the second,
+    """Number the batch (per engagement, type and period: SPEC §6) and insert it. Two
+    sessions of one engagement and period exporting at the same moment can both pick the
+    next number; the unique constraint refuses the second,
     which (inside its savepoint) takes the number after."""
     prefix = CODE_PREFIX[batch.export_type]
     for attempt in range(1, SEQUENCE_ATTEMPTS + 1):
-        batch.sequence = _next_sequence(batch.export_type, batch.period)
+        batch.sequence = fault_point(
+            "exports.sequence_picked",
+            _next_sequence(batch.engagement_id, batch.export_type, batch.period),
+        )
         batch.batch_code = f"{prefix}-{batch.period}-{batch.sequence:03d}"
         try:
             with transaction.atomic():
                 batch.save()
             return
         except IntegrityError:
+            _refuse_a_key_taken_concurrently(batch)
             if attempt == SEQUENCE_ATTEMPTS:
                 raise
             logger.info("batch code %s taken concurrently; retrying", batch.batch_code)
+
+
+def _refuse_a_key_taken_concurrently(batch: ExportBatch) -> None:
+    """Another session of the engagement committed a batch with this key while this one
+    was being made (the session lock does not cover that)."""
+    if batch.idempotency_key is None:
+        return
+    taken = ExportBatch.objects.filter(
+        engagement_id=batch.engagement_id, idempotency_key=batch.idempotency_key
+    ).first()
+    if taken is not None:
+        raise IdempotencyKeyReused(
+            f"This Idempotency-Key was already used for a different export request "
+            f"({taken.batch_code}); send a new key for a new request.",
+            details={"batch_code": taken.batch_code},
+        )
 
 
 def line_rows(batch: ExportBatch) -> list[Any]:
@@ -353,7 +417,7 @@ class _GeneratedFile:
 def _file_generate(batch: ExportBatch, lines: Callable[[], list[Any]]) -> _GeneratedFile:
     """No database access: this runs beside the statements of the export."""
     rows = lines()
-    data = export_file_bytes(batch, rows)
+    data = fault_point("exports.file_written", export_file_bytes(batch, rows))
     return _GeneratedFile(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),

@@ -3,17 +3,17 @@ session-level recalculate and reprocess-status."""
 
 from __future__ import annotations
 
+import itertools
 import json
-import threading
-import time
 from typing import Any
 
 import pytest
 from django.db import connection
 
-from recalc import apis as recalc_apis
+from recalc import streams as recalc_streams
 from recalc.models import RecalcJob
 from sessions_app.services import session_close
+from tests.concurrency import in_thread
 from tests.factories import ProcessingSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -231,7 +231,7 @@ def test_it_streams_a_finished_job_as_progress_then_complete(api: Any, session: 
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/event-stream")
-    assert response["Cache-Control"] == "no-cache"
+    assert "no-store" in response["Cache-Control"]
     events = parse_events(list(response.streaming_content))
     assert [name for name, _ in events] == ["progress", "complete"]
     assert events[0][1] == {
@@ -276,7 +276,7 @@ def test_it_streams_progress_while_the_job_runs_until_it_ends(
     )
     # Each poll interval, the "worker" moves the job on.
     monkeypatch.setattr(
-        recalc_apis,
+        recalc_streams,
         "stream_pause",
         lambda seconds: RecalcJob.objects.filter(pk=job.pk).update(**next(moves)),
     )
@@ -299,7 +299,7 @@ def test_it_sends_heartbeats_while_nothing_changes(session: Any) -> None:
         if polls[0] == 4:
             RecalcJob.objects.filter(pk=job.pk).update(status="cancelled")
 
-    chunks = list(recalc_apis.job_event_stream(job.pk, sleep=pause, clock=lambda: now[0]))
+    chunks = list(recalc_streams.job_event_stream(job.pk, sleep=pause, clock=lambda: now[0]))
 
     events = parse_events(chunks)
     assert chunks[0].startswith(b"retry: ")
@@ -315,7 +315,7 @@ def test_it_ends_a_stream_that_lasts_too_long(session: Any) -> None:
         now[0] += 600
 
     events = parse_events(
-        list(recalc_apis.job_event_stream(job.pk, sleep=pause, clock=lambda: now[0]))
+        list(recalc_streams.job_event_stream(job.pk, sleep=pause, clock=lambda: now[0]))
     )
 
     assert events[0][0] == "progress"
@@ -338,23 +338,33 @@ def test_it_streams_a_job_a_worker_finishes_on_another_connection(
         pytest.skip("needs PostgreSQL: a second connection writing while the stream polls")
     session = make_session()
     job = queued_job(session, status="running", stage=3, stage_name="aggregate per employee")
+    stream = iter(client_for(operator).get(job_url(job, "events")).streaming_content)
+    chunks: list[bytes] = []
 
-    def worker() -> None:
-        try:
-            time.sleep(0.8)
-            RecalcJob.objects.filter(pk=job.pk).update(stage=5, stage_name="apply", progress=0.8)
-            time.sleep(0.8)
-            RecalcJob.objects.filter(pk=job.pk).update(status="completed", progress=1.0)
-        finally:
-            connection.close()
+    def read_until_an_event_shows(stage: int) -> None:
+        """Read the stream (it polls the job between chunks) until a progress event
+        shows `stage`."""
+        for chunk in stream:
+            chunks.append(chunk)
+            shown = [data["stage"] for name, data in parse_events(chunks) if name == "progress"]
+            if stage in shown:
+                return
+        raise AssertionError(f"the stream ended without showing stage {stage}")
 
-    thread = threading.Thread(target=worker)
-    started = time.monotonic()
-    thread.start()
-    response = client_for(operator).get(job_url(job, "events"))
-    events = parse_events(list(response.streaming_content))
-    thread.join()
+    def worker_writes(**fields: Any) -> None:
+        """What the worker commits, on a connection of its own."""
+        thread, outcome = in_thread(lambda: RecalcJob.objects.filter(pk=job.pk).update(**fields))
+        thread.join(timeout=30)
+        assert outcome == {"result": 1}, outcome
 
+    read_until_an_event_shows(3)
+    worker_writes(stage=5, stage_name="apply", progress=0.8)
+    read_until_an_event_shows(5)
+    worker_writes(status="completed", progress=1.0)
+    chunks.extend(itertools.islice(stream, 2))  # the job as finished, then `complete`
+    assert next(stream, None) is None  # and the stream has ended, not gone on polling
+
+    events = parse_events(chunks)
     assert [name for name, _ in events] == ["progress", "progress", "progress", "complete"]
     assert [data["stage"] for _, data in events[:3]] == [3, 5, 5]
-    assert time.monotonic() - started < 10
+    assert [data["status"] for _, data in events[:3]] == ["running", "running", "completed"]

@@ -12,13 +12,13 @@ from exports.services import export_batch_create
 from recalc.models import RecalcJob
 from sessions_app.models import EmployeeRevision, ProcessingSession
 from sessions_app.services import import_profile_save
-from tests.conftest import fixture_file
 from tests.factories import (
     EmployeeRevisionFactory,
     EngagementFactory,
     MembershipFactory,
     ProcessingSessionFactory,
 )
+from tests.samples import fixture_file
 
 pytestmark = pytest.mark.django_db
 

@@ -2,44 +2,41 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from core.errors import NothingToExport
+from core.faults import injected_fault
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import change_summary
 from exports.services import export_batch_create
-from exports.services import generate as services
 from sessions_app.models import EmployeeRevision
+from tests.concurrency import at_once
 from tests.factories import EngagementFactory, ProcessingSessionFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgres_only"),
+]
 READY = 150
 
 
-@pytest.fixture(autouse=True)
-def postgres_only() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: row locks and concurrent connections")
-
-
 @pytest.fixture
-def slow_writer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Widen the race window: each file takes 0.3 s to write, inside the transaction."""
-    real = services.export_file_bytes
+def slow_writer() -> Iterator[None]:
+    """Widen the race window: each file takes 0.3 s longer to write, inside the transaction."""
 
-    def slow(batch: Any, lines: Any) -> bytes:
+    def slow(data: bytes) -> bytes:
         time.sleep(0.3)
-        return real(batch, lines)
+        return data
 
-    monkeypatch.setattr(services, "export_file_bytes", slow)
+    with injected_fault("exports.file_written", slow):
+        yield
 
 
 def ready_session(engagement: Any = None) -> Any:
@@ -56,29 +53,6 @@ def ready_session(engagement: Any = None) -> Any:
         for n in range(READY)
     )
     return session
-
-
-def at_once(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:
-    """Run each call in its own thread (so its own database connection), released
-    together by a barrier."""
-    barrier = threading.Barrier(len(calls))
-    results: list[tuple[str, Any]] = [("", None)] * len(calls)
-
-    def worker(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = ("ok", call())
-        except Exception as error:
-            results[index] = ("error", error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_it_never_puts_an_employee_in_two_concurrent_delta_exports(operator, slow_writer):
@@ -119,17 +93,22 @@ def test_it_makes_one_batch_for_one_idempotency_key_sent_twice_at_once(operator,
 
 
 def test_it_gives_distinct_codes_to_sessions_of_one_period_exporting_at_once(operator, slow_writer):
-    acme = ready_session()
+    engagement = EngagementFactory(name="Acme", slug="acme")
+    first_card = ready_session(engagement)
+    second_card = ready_session(engagement)
     globex = ready_session(EngagementFactory(name="Globex", slug="globex"))
 
     results = at_once(
-        lambda: export_batch_create(session=acme, export_type="pvault", actor=operator),
+        lambda: export_batch_create(session=first_card, export_type="pvault", actor=operator),
+        lambda: export_batch_create(session=second_card, export_type="pvault", actor=operator),
         lambda: export_batch_create(session=globex, export_type="pvault", actor=operator),
     )
 
-    assert [kind for kind, _ in results] == ["ok", "ok"], results
-    codes = sorted(batch.batch_code for batch, _ in (value for _, value in results))
-    assert codes == ["PV-2026-10-001", "PV-2026-10-002"]
+    assert [kind for kind, _ in results] == ["ok", "ok", "ok"], results
+    batches = [batch for batch, _ in (value for _, value in results)]
+    # Counted per engagement (SPEC §6): Acme's two are 001 and 002, Globex has its own 001.
+    assert sorted(batch.batch_code for batch in batches[:2]) == ["PV-2026-10-001", "PV-2026-10-002"]
+    assert batches[2].batch_code == "PV-2026-10-001"
     names = sorted(ExportBatch.objects.values_list("file", flat=True))
     assert names == [
         f"exports/{batch.session.engagement_id}/{batch.session_id}/{batch.batch_code}.csv"

@@ -12,19 +12,13 @@ from audit.models import ActivityEvent
 from exports.services import export_batch_create
 from recalc.models import RecalcJob
 from sessions_app.models import ProcessingSession, UserPreference
+from tests.pages import HTMX
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
 
 
 def _url(session: Any) -> str:
     return reverse("sessions_app:session_close", args=[session.pk])
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
 
 
 def test_it_shows_the_close_page(operator_client: Client, make_session: Any) -> None:
