@@ -82,6 +82,15 @@ class ReasonForm(forms.Form):
     )
 
 
+class CloseReasonForm(ReasonForm):
+    close_anyway = forms.BooleanField(
+        required=False,
+        label="Close anyway",
+        help_text="Also close the sessions listed with employees not exported to pVault or "
+        "a recalculation running; what they leave behind is recorded with the reason.",
+    )
+
+
 def reason_confirmation(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
@@ -91,15 +100,19 @@ def reason_confirmation(
     title: str,
     intro: str,
     submit_label: str,
-    apply: Callable[[str], None],
+    apply: Callable[..., None],
     skipped: Iterable[Model] = (),
     skip_note: str = "",
+    item_notes: dict[Any, str] | None = None,
+    form_class: type[ReasonForm] = ReasonForm,
 ) -> HttpResponse | None:
     """Django's intermediate page for an action: the first post shows the page asking for
-    a reason; the second (with `post`) calls `apply(reason)` and returns to the list."""
-    form = ReasonForm(request.POST if request.POST.get("post") else None)
+    a reason (and, per item, `item_notes`: what acting on it would leave behind); the
+    second (with `post`) calls `apply(reason, **other_fields)` and returns to the list."""
+    form = form_class(request.POST if request.POST.get("post") else None)
     if form.is_valid():
-        apply(form.cleaned_data["reason"].strip())
+        extra = {name: value for name, value in form.cleaned_data.items() if name != "reason"}
+        apply(form.cleaned_data["reason"].strip(), **extra)
         return None
     context = {
         **modeladmin.admin_site.each_context(request),
@@ -109,6 +122,7 @@ def reason_confirmation(
         "queryset": queryset,
         "skipped": {obj.pk for obj in skipped},
         "skip_note": skip_note,
+        "item_notes": item_notes or {},
         "form": form,
         "opts": modeladmin.model._meta,
         "action": action,

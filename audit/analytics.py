@@ -170,7 +170,7 @@ def exports_per_week(
             exceptions_batches=Count("pk", filter=Q(export_type=ExportBatch.ExportType.EXCEPTIONS)),
             void_batches=Count("pk", filter=Q(status=ExportBatch.Status.VOID)),
             employees_exported=Sum("employee_count", filter=standing),
-            amount_exported=Sum("total_amount", filter=standing),
+            gross_amount_exported=Sum("total_amount", filter=standing),
         )
     )
     adjustments = _adjustments_per_week(batches.filter(standing))
@@ -184,8 +184,10 @@ def exports_per_week(
                 "exceptions_batches": week["exceptions_batches"],
                 "void_batches": week["void_batches"],
                 "employees_exported": week["employees_exported"] or 0,
-                "amount_exported": money(week["amount_exported"]),
-                "net_adjustment": money(adjustments.get(start)),
+                # Net: what pVault's running total moved by (SPEC §11). A changed employee
+                # counts by its adjustment, never again at its full card amount.
+                "amount_exported": money(adjustments.get(start)),
+                "gross_amount_exported": money(week["gross_amount_exported"]),
             }
         )
     return sorted(rows, key=lambda row: row["week_start"])
@@ -328,7 +330,7 @@ def _exports_table(result: SessionAnalytics) -> tuple[list[str], list[list[Any]]
         "void_batches",
         "employees_exported",
         "amount_exported",
-        "net_adjustment",
+        "gross_amount_exported",
     ]
     return header, [[row[name] for name in header] for row in result.exports_per_week]
 

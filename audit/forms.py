@@ -67,7 +67,10 @@ class AuditLogFilterForm(DateRangeForm):
 class AsOfForm(forms.Form):
     at = forms.DateTimeField(
         label="As of",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        # step=1: the browser accepts a time with seconds (history rows are that precise).
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"
+        ),
         input_formats=[
             "%Y-%m-%dT%H:%M",
             "%Y-%m-%dT%H:%M:%S",

@@ -13,6 +13,7 @@ from django.db.models import Field, Q, QuerySet
 from django.utils import timezone
 
 from audit.models import ActivityEvent
+from core.money import format_money
 from exports.models import ExportBatch
 from sessions_app.models import (
     ZERO,
@@ -142,8 +143,10 @@ def _display(record: Any, name: str) -> str:
         return str(EmployeeRevision.Status(value).label)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format_money(value)
     if isinstance(value, datetime.datetime):
-        return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
+        return f"{timezone.localtime(value):%Y-%m-%d %H:%M %Z}"
     return str(value)
 
 

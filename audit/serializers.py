@@ -57,8 +57,14 @@ class ExportWeekSerializer(serializers.Serializer):
     exceptions_batches = serializers.IntegerField()
     void_batches = serializers.IntegerField()
     employees_exported = serializers.IntegerField()
-    amount_exported = serializers.DecimalField(**MONEY)
-    net_adjustment = serializers.DecimalField(**MONEY)
+    amount_exported = serializers.DecimalField(
+        **MONEY, help_text="Net: the sum of the adjustments of the week's non-void pvault batches."
+    )
+    gross_amount_exported = serializers.DecimalField(
+        **MONEY,
+        help_text="Gross: the card amounts of the employees in those batches (a changed "
+        "employee at its full amount).",
+    )
 
 
 class SessionFirstExportSerializer(serializers.Serializer):

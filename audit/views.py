@@ -112,7 +112,12 @@ def session_as_of_page(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk)
     form = AsOfForm(request.GET or None)
     snapshot = session_as_of(session, form.cleaned_data["at"]) if form.is_valid() else None
-    context = {"session": session, "form": form, "snapshot": snapshot}
+    context = {
+        "session": session,
+        "form": form,
+        "snapshot": snapshot,
+        "currency": session.currency,
+    }
     return _render(request, "audit/session_as_of.html", "snapshot", context)
 
 
@@ -154,18 +159,19 @@ def _charts(result: figures.SessionAnalytics) -> list[Any]:
             items=[(row["label"], row["count"]) for row in result.sessions_by_status],
         ),
         bar_chart(
-            title="Amount exported to pVault per week",
+            title="Amount exported to pVault per week (net)",
             chart_id="chart-exports",
             items=[
-                (f"{row['week_start']:%b %d}", row["amount_exported"])
+                (f"Week of {row['week_start']:%d %b %Y}", row["amount_exported"])
                 for row in result.exports_per_week
             ],
+            money=True,
         ),
         bar_chart(
             title="Exception rate per session",
             chart_id="chart-exceptions",
             items=[
-                (row["session"][:18], row["rate_percent"])
+                (f"{row['session']} ({row['engagement']})", row["rate_percent"])
                 for row in result.exception_rate["sessions"]
             ],
             unit="%",

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     # Before django_q: its `qcluster` command is recalc's (stops on SIGTERM in time).
     "recalc",
     "django_q",
+    "core",
     "audit",
     "sessions_app",
     "matching",

@@ -33,6 +33,14 @@ class JobActive(DomainError):
     http_status = 409
 
 
+class UnexportedEmployees(DomainError):
+    """Closing would leave export-ready employees out of pVault; details carry the count
+    and amount. Only a close "anyway", with its reason, goes past it (SPEC §3)."""
+
+    code = "unexported_employees"
+    http_status = 409
+
+
 class NothingToExport(DomainError):
     code = "nothing_to_export"
     http_status = 409

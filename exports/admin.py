@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
@@ -23,10 +23,16 @@ from audit.admin_actions import (
 )
 from core.admin import SafeLookupsMixin
 from core.errors import DomainError
+from core.money import format_money, money_column
 from exports.integrity import export_files_verify
 from exports.models import ExportBatch, ExportLine
+from exports.selectors import batch_lines
 from exports.services import export_batch_file, export_batch_void, export_file_name
 from exports.writers import content_type_for
+
+# "batchs" is what Django would derive; fixed here, not in the model, so the schema history
+# does not move for a label.
+ExportBatch._meta.verbose_name_plural = "export batches"
 
 
 @admin.register(ExportBatch)
@@ -38,7 +44,7 @@ class ExportBatchAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin)
         "delta_only",
         "status",
         "employee_count",
-        "total_amount",
+        money_column("total_amount", "Total"),
         "exported_by",
         "created_at",
         "voided_at",
@@ -110,6 +116,7 @@ class ExportBatchAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin)
             apply=apply,
             skipped=already_void,
             skip_note="already void, will be skipped",
+            item_notes={batch.pk: _void_note(batch) for batch in batches if not batch.is_void},
         )
 
     @admin.action(description="Verify stored files of selected batches (sha256)")
@@ -144,10 +151,10 @@ class ExportLineAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "employee_id",
         "employee_name",
         "change_type",
-        "car_amount",
-        "receipt_amount",
-        "previous_exported_amount",
-        "adjustment_amount",
+        money_column("car_amount", "Card"),
+        money_column("receipt_amount", "Receipts"),
+        money_column("previous_exported_amount", "Previously exported"),
+        money_column("adjustment_amount", "Adjustment"),
         "status",
         "marked_at",
     ]
@@ -156,3 +163,26 @@ class ExportLineAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "marked_at"
     list_select_related = ["batch"]
     show_full_result_count = False
+
+
+VOID_NOTE_EMPLOYEES = 20
+
+
+def _void_note(batch: ExportBatch) -> str:
+    """Who and how much a void takes back, so the admin sees it before confirming."""
+    lines = list(batch_lines(batch)[: VOID_NOTE_EMPLOYEES + 1])
+    withdrawn = batch_lines(batch).aggregate(total=Sum("adjustment_amount"))["total"]
+    listed = ", ".join(
+        f"{line.employee_id} {format_money(line.adjustment_amount)}"
+        for line in lines[:VOID_NOTE_EMPLOYEES]
+    )
+    more = (
+        f" and {batch.employee_count - VOID_NOTE_EMPLOYEES} more"
+        if len(lines) > VOID_NOTE_EMPLOYEES
+        else ""
+    )
+    currency = batch.session.currency
+    return (
+        f"{batch.employee_count} employees, {format_money(withdrawn, currency)} withdrawn "
+        f"from pVault: {listed}{more}"
+    )

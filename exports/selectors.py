@@ -67,14 +67,56 @@ def annotate_change(revisions: QuerySet[EmployeeRevision]) -> QuerySet[EmployeeR
     return revisions.annotate(change_kind=change_kind_expression())
 
 
-def _delta_filter() -> Q:
-    """new or changed, written as a filter so PostgreSQL can use the (session, status)
-    index for the status part instead of evaluating the CASE on every row."""
-    return Q(status__in=READY) & (
+# --- What pVault does not hold yet, and what closing now would leave behind ------------------
+
+
+def export_pending_filter() -> Q:
+    """Export-ready employees pVault does not hold as they are now: never in a live pvault
+    batch (new), or with amounts that moved since (changed). The delta export sends
+    exactly these, and a session is not closed silently while any remain (SPEC §3)."""
+    return Q(status__in=EmployeeRevision.EXPORT_READY) & (
         Q(exported_car_amount__isnull=True)
         | ~Q(car_amount=F("exported_car_amount"))
         | ~Q(receipt_amount=F("exported_receipt_amount"))
     )
+
+
+@dataclass(frozen=True)
+class ClosePending:
+    """What closing now would leave behind: export-ready employees not sent to pVault
+    (count, card amount) and the recalculation still queued or running, if any."""
+
+    count: int
+    amount: Decimal
+    job: Any = None
+
+    @property
+    def blocks(self) -> bool:
+        return bool(self.count) or self.job is not None
+
+    def as_details(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "amount": str(self.amount),
+            "job": self.job.pk if self.job is not None else None,
+            "job_status": self.job.status if self.job is not None else None,
+        }
+
+
+def close_pending(session: ProcessingSession) -> ClosePending:
+    figures = (
+        EmployeeRevision.objects.filter(session=session)
+        .filter(export_pending_filter())
+        .aggregate(count=Count("pk"), amount=Sum("car_amount"))
+    )
+    amount = (figures["amount"] or ZERO).quantize(Decimal("0.01"))
+    return ClosePending(count=figures["count"], amount=amount, job=active_job_for(session))
+
+
+def _delta_filter() -> Q:
+    """new or changed, written as a filter so PostgreSQL can use the (session, status)
+    index for the status part instead of evaluating the CASE on every row."""
+    return export_pending_filter()
 
 
 def change_summary(session: ProcessingSession) -> dict[str, Any]:
@@ -275,7 +317,8 @@ def _preview_warnings(session: ProcessingSession, preview: ExportPreview) -> Non
         preview.blocking.append(
             _warning(
                 "job_active",
-                f"A recalculation (job {job.pk}) is {job.status}: export after it finishes.",
+                f"A recalculation (job {job.pk}) is {job.get_status_display().lower()}: "
+                "export after it finishes.",
                 job=job.pk,
             )
         )

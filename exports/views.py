@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
@@ -15,6 +16,7 @@ from django_htmx.http import trigger_client_event
 
 from core.errors import ConfirmRequired, DomainError
 from core.htmx import HtmxHttpRequest, dialog_response, domain_status
+from core.money import format_money
 from exports.forms import ExportForm, export_choice
 from exports.models import ExportBatch
 from exports.selectors import export_preview, get_batch_for
@@ -37,6 +39,9 @@ def _preview_context(session: ProcessingSession, data: Any) -> dict[str, Any]:
         "preview_more": preview.employee_count
         - min(preview.employee_count, PREVIEW_EMPLOYEES_SHOWN),
         "repeats_employees": preview.already_exported_count and not delta_only,
+        # Nothing in the file, or a refusal ahead: the button says so by being disabled.
+        "can_generate": preview.employee_count > 0 and not preview.blocking,
+        "currency": session.currency,
     }
 
 
@@ -48,7 +53,9 @@ def export_preview_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect(f"{_dialog_url(session)}?{request.GET.urlencode()}")
     context = {"session": session, **_preview_context(session, request.GET)}
-    return render(request, f"{TEMPLATE}#export-preview", context)
+    html = render_to_string(f"{TEMPLATE}#export-preview", context, request)
+    html += render_to_string(f"{TEMPLATE}#export-actions", {**context, "oob": True}, request)
+    return HttpResponse(html)
 
 
 def _dialog_url(session: ProcessingSession) -> str:
@@ -103,7 +110,8 @@ def _exported(
         messages.success(
             request,
             f"{batch.batch_code} created: {batch.employee_count} employees, "
-            f"{batch.total_amount:,.2f}. Download it from the export history.",
+            f"{format_money(batch.total_amount, session.currency)}. "
+            "Download it from the export history.",
         )
         return redirect(f"{session_url(session)}#export-history")
     response = render(request, f"{TEMPLATE}#export-done", {"session": session, "batch": batch})

@@ -19,7 +19,10 @@ from typing import Any, Protocol
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
+
+from core.money import XLSX_MONEY_FORMAT
 
 PVAULT_COLUMNS = [
     "batch_code",
@@ -183,24 +186,35 @@ def exceptions_csv(batch: BatchHeader, lines: Sequence[Any]) -> bytes:
 # car_amount, receipt_amount, difference, unmatched_charges_amount (0-based)
 EXCEPTIONS_MONEY_COLUMNS = {3, 4, 5, 10}
 EXCEPTIONS_COUNT_COLUMNS = {9}
+EXCEPTIONS_DATETIME_COLUMNS = {8}  # last_changed_at
+XLSX_DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+# Character widths: wide enough for the header and a typical value, so nothing opens as ###.
+EXCEPTIONS_WIDTHS = [16, 14, 28, 14, 14, 14, 18, 40, 22, 12, 16]
 
 
 def exceptions_xlsx(batch: BatchHeader, lines: Sequence[Any]) -> bytes:
-    """The exceptions report as a workbook. Amounts are numbers formatted `0.00`; every
-    other cell is forced to be a string, so `=SUM(A1)` is shown, never evaluated."""
+    """The exceptions report as a workbook. Amounts are numbers in the money format
+    (`#,##0.00`), `last_changed_at` a date-time (UTC, as the header says); every other
+    cell is forced to be a string, so `=SUM(A1)` is shown, never evaluated."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Exceptions"
     for column, title in enumerate(exceptions_columns(lines), start=1):
-        sheet.cell(row=1, column=column, value=title).font = Font(bold=True)
+        header = f"{title} (UTC)" if column - 1 in EXCEPTIONS_DATETIME_COLUMNS else title
+        sheet.cell(row=1, column=column, value=header).font = Font(bold=True)
+        sheet.column_dimensions[get_column_letter(column)].width = EXCEPTIONS_WIDTHS[column - 1]
     for row_number, row in enumerate(exceptions_rows(batch, lines), start=2):
         for index, value in enumerate(row):
             cell = sheet.cell(row=row_number, column=index + 1)
             if index in EXCEPTIONS_MONEY_COLUMNS:
                 cell.value = Decimal(value)
-                cell.number_format = "0.00"
+                cell.number_format = XLSX_MONEY_FORMAT
             elif index in EXCEPTIONS_COUNT_COLUMNS:
                 cell.value = int(value)
+            elif index in EXCEPTIONS_DATETIME_COLUMNS and value:
+                # Excel has no time zones: the UTC wall time, stored as a real date-time.
+                cell.value = datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+                cell.number_format = XLSX_DATETIME_FORMAT
             else:
                 cell.value = value
                 cell.data_type = "s"

@@ -15,7 +15,7 @@ from audit.services import activity_event_record, notification_send
 from recalc.models import RecalcJob
 from recalc.notifications import job_end_email_send
 from recalc.progress import STAGES
-from sessions_app.lifecycle import session_status_set
+from sessions_app.lifecycle import receipt_version_state_set, session_status_set
 from sessions_app.models import ProcessingSession, ReceiptVersion
 
 
@@ -93,9 +93,13 @@ def _job_end_event(job: RecalcJob, status: str, message: str, errors: list[Any])
 def session_after_unapplied_job(job: RecalcJob, status: str) -> None:
     """A job that did not apply leaves the session as it was before it."""
     if job.receipt_version_id and status == RecalcJob.Status.CANCELLED:
-        ReceiptVersion.objects.filter(
-            pk=job.receipt_version_id, state=ReceiptVersion.State.PENDING
-        ).update(state=ReceiptVersion.State.DISCARDED)
+        receipt_version_state_set(
+            version_id=job.receipt_version_id,
+            state=ReceiptVersion.State.DISCARDED,
+            actor=job.created_by,
+            reason=f"job {job.pk} cancelled",
+            only_from=ReceiptVersion.State.PENDING,
+        )
     session = ProcessingSession.objects.get(pk=job.session_id)
     if session.is_closed:
         return

@@ -28,7 +28,7 @@ from recalc.engine import (
 )
 from recalc.models import RecalcJob
 from recalc.progress import APPLY_STAGE, JobCancelled, JobLost, JobMonitor
-from sessions_app.lifecycle import session_status_set
+from sessions_app.lifecycle import receipt_version_state_set, session_status_set
 from sessions_app.models import ProcessingSession, ReceiptVersion
 
 logger = logging.getLogger(__name__)
@@ -195,8 +195,11 @@ def _mark_applied(
     job: RecalcJob, session: ProcessingSession, monitor: JobMonitor, plan: RevisionPlan
 ) -> None:
     if job.receipt_version_id is not None:
-        ReceiptVersion.objects.filter(pk=job.receipt_version_id).update(
-            state=ReceiptVersion.State.APPLIED
+        receipt_version_state_set(
+            version_id=job.receipt_version_id,
+            state=ReceiptVersion.State.APPLIED,
+            actor=job.created_by,
+            reason=change_reason(job),
         )
     session_status_set(
         session_id=session.pk,

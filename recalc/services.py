@@ -39,7 +39,7 @@ from recalc.progress import (
 from recalc.runner import StagesOutcome, stages_run
 from recalc.selectors import active_job_for
 from recalc.tables import scratch_tables_drop
-from sessions_app.lifecycle import session_status_set
+from sessions_app.lifecycle import receipt_version_state_set, session_status_set
 from sessions_app.models import ProcessingSession, ReceiptVersion
 
 logger = logging.getLogger(__name__)
@@ -311,8 +311,11 @@ def recalc_job_discard(*, job: RecalcJob, actor: Any) -> RecalcJob:
                 f"Job {job.pk} is {job.status}, not a preview awaiting confirmation."
             )
         if job.receipt_version_id:
-            ReceiptVersion.objects.filter(pk=job.receipt_version_id).update(
-                state=ReceiptVersion.State.DISCARDED
+            receipt_version_state_set(
+                version_id=job.receipt_version_id,
+                state=ReceiptVersion.State.DISCARDED,
+                actor=actor,
+                reason=f"preview job {job.pk} discarded",
             )
         RecalcJob.objects.filter(pk=job.pk).update(
             status=RecalcJob.Status.CANCELLED,

@@ -48,6 +48,8 @@ def job_panel(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
     html = render_to_string(f"{DETAIL}#job-panel", context, request)
     if job.is_running:
         return HttpResponse(html)
+    # The job's end may have brought a notification: the header's badge follows, in place.
+    html += render_to_string("base.html#notifications-link", {"oob": True}, request)
     response = HttpResponseStopPolling(html)
     return trigger_client_event(response, SESSION_CHANGED)
 

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin_actions import (
+    CloseReasonForm,
     ItemOutcome,
     ReadOnlyAdminMixin,
     outcome_of,
@@ -23,6 +24,8 @@ from audit.admin_actions import (
 )
 from core.admin import SafeLookupsMixin
 from core.errors import DomainError, NothingToDo, SessionClosed
+from core.money import money_column
+from exports.selectors import close_pending
 from exports.services import exports_bulk_create
 from recalc.services import session_recalculate
 from sessions_app.archival import ARCHIVED, RESTORED, session_archive, session_restore
@@ -40,6 +43,7 @@ from sessions_app.models import (
 )
 from sessions_app.selectors import with_session_figures
 from sessions_app.services import (
+    close_pending_text,
     engagement_create,
     import_profile_save,
     membership_grant,
@@ -249,8 +253,10 @@ class ProcessingSessionAdmin(SafeLookupsMixin, SimpleHistoryAdmin):
         sessions = list(queryset.select_related("engagement"))
         closed = [session for session in sessions if session.is_closed]
 
-        def apply(reason: str) -> None:
-            results = sessions_bulk_close(sessions=sessions, reason=reason, actor=request.user)
+        def apply(reason: str, close_anyway: bool = False) -> None:
+            results = sessions_bulk_close(
+                sessions=sessions, reason=reason, actor=request.user, close_anyway=close_anyway
+            )
             by_id = {session.pk: session for session in sessions}
             report_outcomes(self, request, [_close_outcome(by_id, item) for item in results])
 
@@ -266,6 +272,8 @@ class ProcessingSessionAdmin(SafeLookupsMixin, SimpleHistoryAdmin):
             apply=apply,
             skipped=closed,
             skip_note="already closed, will be skipped",
+            item_notes=_close_pending_notes(sessions),
+            form_class=CloseReasonForm,
         )
 
     @admin.action(description="Export selected sessions (delta pVault, one ZIP)")
@@ -390,7 +398,7 @@ class CardTransactionAdmin(LineAdmin):
         "line_number",
         "employee_id",
         "employee_name",
-        "amount",
+        money_column("amount", "Amount"),
         "transaction_date",
         "merchant",
     ]
@@ -407,7 +415,7 @@ class ReceiptLineAdmin(LineAdmin):
         "line_number",
         "employee_id",
         "employee_name",
-        "amount",
+        money_column("amount", "Amount"),
         "receipt_date",
         "receipt_id",
     ]
@@ -423,12 +431,12 @@ class EmployeeRevisionAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryA
         "employee_id",
         "employee_name",
         "session",
-        "car_amount",
-        "receipt_amount",
-        "difference",
+        money_column("car_amount", "Card"),
+        money_column("receipt_amount", "Receipts"),
+        money_column("difference", "Difference"),
         "status",
         "amount_changed",
-        "exported_car_amount",
+        money_column("exported_car_amount", "Exported card amount"),
         "last_export_batch",
         "version",
         "history_link",
@@ -443,3 +451,18 @@ class EmployeeRevisionAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryA
     def history_link(self, obj: EmployeeRevision) -> str:
         url = reverse("audit:revision_history", args=[obj.session_id, obj.employee_id])
         return format_html('<a href="{}">diffs</a>', url)
+
+
+def _close_pending_notes(sessions: list[ProcessingSession]) -> dict[int, str]:
+    """Per open session, what closing it now would leave behind (SPEC §3), in words."""
+    notes = {}
+    for session in sessions:
+        if session.is_closed:
+            continue
+        pending = close_pending(session)
+        notes[session.pk] = (
+            f"{close_pending_text(session, pending)}; refused unless “Close anyway”"
+            if pending.blocks
+            else "everything export-ready is in pVault"
+        )
+    return notes

@@ -239,7 +239,12 @@ class SessionCloseApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         session = session_for(request.user, pk, write=True)
         data = validated(s.SessionCloseSerializer, request.data)
-        session = session_close(session=session, reason=data["reason"], actor=request.user)
+        session = session_close(
+            session=session,
+            reason=data["reason"],
+            actor=request.user,
+            close_anyway=data["close_anyway"],
+        )
         return Response(session_row(request.user, session))
 
 
@@ -292,6 +297,7 @@ class SessionBulkCloseApi(APIView):
             sessions=[found[pk] for pk in ids if pk in found],
             reason=data["reason"],
             actor=request.user,
+            close_anyway=data["close_anyway"],
         )
         by_id = {item["session_id"]: item for item in results}
         missing = {"ok": False, "error": "No such session."}

@@ -23,7 +23,7 @@ class BulkItemResult(TypedDict):
 
 
 def sessions_bulk_close(
-    *, sessions: Iterable[ProcessingSession], reason: str, actor: Any
+    *, sessions: Iterable[ProcessingSession], reason: str, actor: Any, close_anyway: bool = False
 ) -> list[BulkItemResult]:
     """Close every session it can; say for each one whether it closed and why not."""
     reason = (reason or "").strip()
@@ -32,7 +32,7 @@ def sessions_bulk_close(
     results: list[BulkItemResult] = []
     for session in sessions:
         try:
-            session_close(session=session, reason=reason, actor=actor)
+            session_close(session=session, reason=reason, actor=actor, close_anyway=close_anyway)
         except DomainError as exc:
             results.append({"session_id": session.pk, "ok": False, "error": exc.message})
         else:

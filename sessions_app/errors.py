@@ -16,6 +16,7 @@ from core.errors import (
     RowError,
     SessionClosed,
     StaleVersion,
+    UnexportedEmployees,
     ValidationFailed,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "RowError",
     "SessionClosed",
     "StaleVersion",
+    "UnexportedEmployees",
     "ValidationFailed",
 ]

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 
 from core.dates import validate_calendar_date
 from sessions_app.ingestion import ROLE_LABELS, ROLES
-from sessions_app.ingestion.columns import match_columns
+from sessions_app.ingestion.columns import REQUIRED_ROLES, match_columns
 from sessions_app.models import (
     EmployeeRevision,
     Engagement,
@@ -133,6 +133,9 @@ class ColumnMappingForm(forms.Form):
     charges_negative = forms.BooleanField(
         required=False, label="Charges are negative in this file (some bank exports)"
     )
+    replace_existing = forms.BooleanField(
+        required=False, label="Replace the engagement's existing profile of this name"
+    )
 
     def __init__(self, *args: Any, headers: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -152,6 +155,19 @@ class ColumnMappingForm(forms.Form):
 
     def column_fields(self) -> list[forms.BoundField]:
         return [self[f"column_{role}"] for role in ROLES]
+
+    def clean(self) -> dict[str, Any]:
+        """This page exists because the file's columns were not recognised: the columns
+        without which no line can be read must be named here."""
+        cleaned = super().clean() or {}
+        for role in REQUIRED_ROLES:
+            if not cleaned.get(f"column_{role}"):
+                self.add_error(
+                    f"column_{role}",
+                    f"Choose the column that holds the {ROLE_LABELS[role]}: "
+                    "without it no line of the file can be read.",
+                )
+        return cleaned
 
     def profile_data(self) -> dict[str, Any]:
         """The import profile as import_profile_save takes it (SPEC §13)."""
@@ -240,6 +256,11 @@ class SessionCloseForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Recorded on the session and in the audit trail.",
+    )
+    close_anyway = forms.BooleanField(
+        required=False,
+        label="Close anyway, without exporting what is pending",
+        help_text="The pending figures are recorded with the reason.",
     )
 
 

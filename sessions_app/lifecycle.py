@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.history import history_note
-from sessions_app.models import ProcessingSession
+from sessions_app.models import ProcessingSession, ReceiptVersion
 
 
 def session_status_set(
@@ -27,3 +27,19 @@ def session_status_set(
     session.status = status
     history_note(session, actor=actor, reason=reason or f"status: {status}")
     session.save(update_fields=["status", "updated_at"])
+
+
+def receipt_version_state_set(
+    *, version_id: int, state: str, actor: Any = None, reason: str = "", only_from: str = ""
+) -> None:
+    """A receipt version's move to applied or discarded, saved with a history row so the
+    session "as of" a moment shows the state the version really had then."""
+    versions = ReceiptVersion.objects.select_for_update().filter(pk=version_id)
+    if only_from:
+        versions = versions.filter(state=only_from)
+    version = versions.first()
+    if version is None or version.state == state:
+        return
+    version.state = state
+    history_note(version, actor=actor, reason=reason or f"receipts v{version.version} {state}")
+    version.save(update_fields=["state"])

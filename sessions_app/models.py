@@ -211,6 +211,11 @@ class ProcessingSession(models.Model):
         return self.status == self.Status.CLOSED
 
     @property
+    def currency(self) -> str:
+        """The ISO code of the session's amounts: its engagement's (SPEC §15)."""
+        return self.engagement.currency
+
+    @property
     def period_code(self) -> str:
         return f"{self.period_start:%Y-%m}"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from exports.models import ExportBatch
 from exports.selectors import annotate_change
@@ -60,6 +60,9 @@ def with_session_figures(sessions: QuerySet[ProcessingSession]) -> QuerySet[Proc
     return sessions.annotate(
         employee_count=Count("revisions", distinct=True),
         matched_count=Count("revisions", filter=ready, distinct=True),
+        # revisions is the only join: the sums are not multiplied by another relation.
+        card_total=Sum("revisions__car_amount"),
+        exception_amount=Sum("revisions__car_amount", filter=~ready),
         receipt_file_versions=Subquery(latest_version.values("version")[:1]),
         last_receipt_upload=Subquery(latest_version.values("uploaded_at")[:1]),
         export_count=Subquery(

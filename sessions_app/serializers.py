@@ -147,6 +147,11 @@ class SessionUpdateSerializer(serializers.Serializer):
 
 class SessionCloseSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=NOTE_MAX)
+    close_anyway = serializers.BooleanField(
+        default=False,
+        help_text="Close although export-ready employees are not in pVault or a job runs "
+        "(409 unexported_employees / job_active otherwise); recorded with the reason.",
+    )
 
 
 class SessionBulkCloseSerializer(serializers.Serializer):
@@ -154,6 +159,9 @@ class SessionBulkCloseSerializer(serializers.Serializer):
         child=serializers.IntegerField(min_value=1), min_length=1, max_length=BULK_MAX
     )
     reason = serializers.CharField(max_length=NOTE_MAX)
+    close_anyway = serializers.BooleanField(
+        default=False, help_text="As for one session's close: the reason to close anyway."
+    )
 
 
 class CardReplaceSerializer(serializers.Serializer):

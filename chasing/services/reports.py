@@ -17,11 +17,11 @@ from django.utils import timezone
 from audit.analytics import session_analytics
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
-from chasing.formatting import money
 from chasing.models import ReportSubscription, WeeklyReportDelivery
 from chasing.selectors import subscriptions_for
 from chasing.services.compose import ComposedEmail, compose, outbound_email_create
 from chasing.services.delivery import outbound_email_enqueue
+from core.money import format_money as money
 from exports.models import ExportBatch
 from exports.selectors import session_proof
 from matching.selectors import session_unmatched_totals
@@ -170,7 +170,7 @@ def report_context(report: WeeklyReport) -> dict[str, Any]:
             {
                 **row,
                 "amount_exported": money(row["amount_exported"]),
-                "net_adjustment": money(row["net_adjustment"]),
+                "gross_amount_exported": money(row["gross_amount_exported"]),
             }
             for row in analytics.exports_per_week
         ],

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
-from chasing.formatting import money
 from chasing.models import ReceiptRequest, RequestedCharge
 from chasing.selectors import (
     ChargeRow,
@@ -30,6 +29,7 @@ from chasing.selectors import (
 from chasing.services.compose import compose, outbound_email_create
 from chasing.services.delivery import outbound_email_enqueue
 from core.locking import ensure_open, lock
+from core.money import format_money as money
 from sessions_app.models import ZERO, ProcessingSession
 
 MAX_NOTE_CHARS = 2000

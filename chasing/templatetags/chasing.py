@@ -1,23 +1,16 @@
-"""Chasing pieces other apps' pages show: the money format, an employee's receipt requests,
-links to the weekly report preview."""
+"""Chasing pieces other apps' pages show: an employee's receipt requests, links to the
+weekly report preview. Amounts use the shared `money` library."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django import template
 
-from chasing import formatting
 from chasing.selectors import receipt_requests_for
 from sessions_app.access import engagements_for_user
 
 register = template.Library()
-
-
-@register.filter
-def money(value: Decimal | None) -> str:
-    return formatting.money(value)
 
 
 @register.inclusion_tag("chasing/_request_table.html")

@@ -32,6 +32,7 @@ from core.errors import (
 from core.faults import fault_point
 from core.history import actor_or_none
 from core.locking import ensure_open, lock
+from core.money import format_money
 from core.storage import files_removed_on_error
 from exports.errors import IdempotencyKeyReused
 from exports.models import ExportBatch, ExportLine
@@ -112,7 +113,8 @@ def _export_request(
         raise ValidationFailed(f"Unknown export type '{export_type}': use pvault or exceptions.")
     if file_format not in FILE_FORMATS[export_type]:
         raise ValidationFailed(
-            f"A {export_type} export is written as {' or '.join(FILE_FORMATS[export_type])}."
+            f"A {ExportBatch.ExportType(export_type).label} is written as "
+            f"{' or '.join(fmt.upper() for fmt in FILE_FORMATS[export_type])}."
         )
     pvault = export_type == ExportBatch.ExportType.PVAULT
     # An exceptions report is a chase list, never loaded into pVault: nothing to mark.
@@ -451,8 +453,9 @@ def _generated_event(batch: ExportBatch, generated: _GeneratedFile, actor: Any) 
     scope = "delta" if batch.delta_only else "all"
     activity_event_record(
         verb=ActivityEvent.Verb.EXPORT_GENERATED,
-        message=f"{batch.batch_code} generated ({batch.export_type}, {scope}): "
-        f"{batch.employee_count} employees, {batch.total_amount:.2f}"
+        message=f"{batch.batch_code} generated ({batch.get_export_type_display()}, {scope}): "
+        f"{batch.employee_count} employees, "
+        f"{format_money(batch.total_amount, batch.session.currency)}"
         + ("" if batch.mark_as_exported or not batch.is_pvault else ", not marked as exported")
         + (f"; reason: {batch.reason}" if batch.reason else ""),
         actor=actor,

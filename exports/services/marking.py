@@ -19,6 +19,7 @@ from core.errors import (
 )
 from core.history import actor_or_none, history_note
 from core.locking import ensure_open, lock
+from core.money import format_money
 from exports.models import ExportBatch, ExportLine
 from exports.snapshots import (
     snapshots_restore_with_history,
@@ -125,7 +126,7 @@ def _marked_event(
     activity_event_record(
         verb=ActivityEvent.Verb.EXPORT_MARKED,
         message=f"{batch.batch_code}: {len(pending)} employees marked as exported "
-        f"(adjustments {adjustments:.2f})",
+        f"(adjustments {format_money(adjustments, session.currency)})",
         actor=actor,
         session=session,
         details={
@@ -231,7 +232,8 @@ def _voided_event(
     activity_event_record(
         verb=ActivityEvent.Verb.EXPORT_VOIDED,
         message=f"{batch.batch_code} voided: {batch.void_reason} "
-        f"({len(restored)} employees restored to their previous export)",
+        f"({len(restored)} employees restored to their previous export, "
+        f"{format_money(adjustments, session.currency)} withdrawn)",
         actor=actor,
         session=session,
         details={

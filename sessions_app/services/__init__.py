@@ -6,6 +6,7 @@ from core.locking import lock as _lock_session
 from core.storage import files_removed_on_error
 from sessions_app.lifecycle import session_status_set
 from sessions_app.services.card import card_replace_refusal, session_card_replace
+from sessions_app.services.closing import close_pending_text, session_close
 from sessions_app.services.engagements import (
     engagement_create,
     import_profile_save,
@@ -15,7 +16,7 @@ from sessions_app.services.engagements import (
 )
 from sessions_app.services.receipts import receipt_version_reapply, receipt_version_upload
 from sessions_app.services.revisions import revision_resolve
-from sessions_app.services.sessions import session_close, session_create, session_update
+from sessions_app.services.sessions import session_create, session_update
 from sessions_app.services.uploads import UploadedStatement, statement_read
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "_ensure_open",
     "_lock_session",
     "card_replace_refusal",
+    "close_pending_text",
     "engagement_create",
     "files_removed_on_error",
     "import_profile_save",

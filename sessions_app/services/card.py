@@ -66,7 +66,8 @@ def _ensure_card_replaceable(session: ProcessingSession) -> None:
 def _identical_card_error(session: ProcessingSession) -> DuplicateFile:
     return DuplicateFile(
         f"This file is identical to the current card statement '{session.card_file_name}' of "
-        f"session '{session.name}'. Upload it again with 'force' to replace it anyway.",
+        f"session '{session.name}'. To use it all the same, upload it again choosing "
+        "“Replace it anyway” (force in the API).",
         details={"card_file_name": session.card_file_name, "sha256": session.card_sha256},
     )
 

@@ -9,9 +9,7 @@ from django.utils.text import slugify
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
-from core.errors import (
-    ValidationFailed,
-)
+from core.errors import ConfirmRequired, ValidationFailed
 from core.history import history_note
 from sessions_app.ingestion import ImportSettings
 from sessions_app.models import (
@@ -88,13 +86,21 @@ def membership_revoke(*, engagement: Engagement, user: Any, actor: Any = None) -
 
 
 def import_profile_save(
-    *, engagement: Engagement, data: dict[str, Any], actor: Any = None
+    *, engagement: Engagement, data: dict[str, Any], actor: Any = None, replace: bool = True
 ) -> ImportProfile:
     """Create or update a named import profile; its settings are validated by the parser's
-    own reading of them, so a profile that saves is a profile that parses."""
+    own reading of them, so a profile that saves is a profile that parses. With
+    `replace=False` an existing profile of the same name is not overwritten unasked
+    (`confirm_required`)."""
     name = str(data.get("name", "")).strip()
     if not name:
         raise ValidationFailed("An import profile needs a name.")
+    if not replace and ImportProfile.objects.filter(engagement=engagement, name=name).exists():
+        raise ConfirmRequired(
+            f"The engagement already has an import profile named '{name}'. Choose another "
+            "name, or confirm that it should be replaced.",
+            details={"profile": name},
+        )
     import_settings = ImportSettings.from_dict(data)
     fields = {
         "delimiter": import_settings.delimiter or "",

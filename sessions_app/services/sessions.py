@@ -7,19 +7,14 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
-from core.errors import (
-    JobActive,
-    ValidationFailed,
-)
+from core.errors import ValidationFailed
 from core.history import history_note
 from core.locking import ensure_open, lock
 from core.storage import files_removed_on_error
 from recalc.models import RecalcJob
-from recalc.selectors import active_job_for
 from recalc.services import recalc_job_enqueue
 from sessions_app.models import (
     Engagement,
@@ -147,35 +142,4 @@ def session_update(
         )
         if "tolerance" in changes:
             recalc_job_enqueue(session=session, kind=RecalcJob.Kind.TOLERANCE, actor=actor)
-    return session
-
-
-def session_close(*, session: ProcessingSession, reason: str, actor: Any) -> ProcessingSession:
-    """Close a session for good. Refused while a recalculation is running."""
-
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed("Closing a session needs a reason.")
-    with transaction.atomic():
-        session = lock(session)
-        ensure_open(session)
-        job = active_job_for(session)
-        if job is not None:
-            raise JobActive(
-                f"Job {job.pk} is still {job.status}; wait for it or cancel it first.",
-                details={"job": job.pk},
-            )
-        session.status = ProcessingSession.Status.CLOSED
-        session.closed_at = timezone.now()
-        session.closed_by = actor
-        session.closure_reason = reason
-        history_note(session, actor=actor, reason=f"closed: {reason}")
-        session.save()
-        activity_event_record(
-            verb=ActivityEvent.Verb.SESSION_CLOSED,
-            message=f"Session '{session.name}' closed: {reason}",
-            actor=actor,
-            session=session,
-            details={"reason": reason},
-        )
     return session

@@ -169,7 +169,7 @@ def _refuse_duplicate_upload(session: ProcessingSession, sha256: str) -> None:
         who = earlier.uploaded_by.get_username() if earlier.uploaded_by else "system"
         raise DuplicateFile(
             f"This file is identical to version {earlier.version} uploaded on "
-            f"{earlier.uploaded_at:%Y-%m-%d %H:%M} by {who}. Upload it again with "
-            "'force' to store it anyway.",
+            f"{earlier.uploaded_at:%Y-%m-%d %H:%M %Z} by {who}. To keep it as a new "
+            "version, upload it again choosing “Store it anyway” (force in the API).",
             details={"version": earlier.version, "uploaded_by": who},
         )

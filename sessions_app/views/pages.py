@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from core.errors import DomainError, InvalidFile
+from core.errors import ConfirmRequired, DomainError, InvalidFile
 from core.htmx import (
     HtmxHttpRequest,
     came_from,
@@ -27,6 +27,7 @@ from core.htmx import (
     htmx_fragment,
     redirect_or_client_redirect,
 )
+from exports.selectors import close_pending
 from sessions_app.access import writable_engagements
 from sessions_app.forms import (
     ColumnMappingForm,
@@ -142,10 +143,20 @@ def _session_new_refused(request: HtmxHttpRequest, context: dict[str, Any]) -> H
     return reswap(response, "outerHTML")
 
 
+# What the operator typed in the new-session form travels through the column mapping and
+# back, so saving a profile never loses it.
+TYPED_SESSION_FIELDS = ("name", "period_start", "period_end", "tolerance")
+
+
 def _new_session_initial(request: HtmxHttpRequest) -> dict[str, Any]:
-    """Pre-selections after an import profile was saved (see import_profile_new)."""
+    """Pre-selections after an import profile was saved (see import_profile_new), and the
+    fields the operator had typed before the mapping."""
     names = ("engagement", "card_profile", "receipts_profile")
-    return {name: request.GET[name] for name in names if request.GET.get(name, "").isdigit()}
+    initial = {name: request.GET[name] for name in names if request.GET.get(name, "").isdigit()}
+    typed = {
+        name: request.GET[name][:200] for name in TYPED_SESSION_FIELDS if request.GET.get(name)
+    }
+    return {**initial, **typed}
 
 
 def _session_create_from(form: SessionCreateForm, user: Any) -> ProcessingSession:
@@ -171,12 +182,14 @@ def _mapping_form_for(error: ColumnsNotFound, form: SessionCreateForm) -> Column
     engagement = form.cleaned_data["engagement"]
     upload = form.cleaned_data["receipts_file" if for_receipts else "card_file"]
     stem = (getattr(upload, "name", "") or "").rsplit(".", 1)[0]
+    typed = {name: str(form.data.get(name, "")) for name in TYPED_SESSION_FIELDS}
+    back = f"{reverse('sessions_app:session_new')}?{urlencode(typed)}"
     return ColumnMappingForm(
         headers=error.found_headers,
         initial={
             "engagement": engagement.pk,
             "profile_field": "receipts_profile" if for_receipts else "card_profile",
-            "next": reverse("sessions_app:session_new"),
+            "next": back,
             "name": stem[:100],
         },
     )
@@ -196,10 +209,16 @@ def import_profile_new(request: HtmxHttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             profile = import_profile_save(
-                engagement=engagement, data=form.profile_data(), actor=request.user
+                engagement=engagement,
+                data=form.profile_data(),
+                actor=request.user,
+                replace=form.cleaned_data["replace_existing"],
             )
         except DomainError as error:
-            form.add_error(None, error.message)
+            name_taken = isinstance(error, ConfirmRequired)
+            form.add_error("name" if name_taken else None, error.message)
+            context = {"mapping_form": form, "name_taken": name_taken}
+            return render(request, PROFILE, context, status=domain_status(error))
         else:
             messages.success(
                 request,
@@ -220,8 +239,10 @@ def _after_profile_url(
     target = form.cleaned_data["next"] or reverse("sessions_app:session_new")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("sessions_app:session_new")
-    query = {form.cleaned_data["profile_field"]: profile_pk, "engagement": engagement_pk}
-    return f"{target.split('?', 1)[0]}?{urlencode(query)}"
+    path, _, kept = target.partition("?")
+    typed = {name: value for name, value in parse_qsl(kept) if name in TYPED_SESSION_FIELDS}
+    query = {**typed, form.cleaned_data["profile_field"]: profile_pk, "engagement": engagement_pk}
+    return f"{path}?{urlencode(query)}"
 
 
 # --- Close and switch -----------------------------------------------------------------------
@@ -232,13 +253,21 @@ def _after_profile_url(
 def session_close_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk, write=True)
     form = SessionCloseForm(request.POST or None)
-    context: dict[str, Any] = {"session": session, "form": form}
+    context: dict[str, Any] = {
+        "session": session,
+        "form": form,
+        "pending": close_pending(session),
+        "currency": session.currency,
+    }
     if request.method == "GET" or not form.is_valid():
         status = 200 if request.method == "GET" else 422
         return dialog_response(request, CLOSE, context, form="close-form", status=status)
     try:
         session = session_close(
-            session=session, reason=form.cleaned_data["reason"], actor=request.user
+            session=session,
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+            close_anyway=form.cleaned_data["close_anyway"],
         )
     except DomainError as error:
         form.add_error(None, error.message)

@@ -113,7 +113,11 @@ def action_failed(
 @require_GET
 def session_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk)
-    context: dict[str, Any] = {"session": session, "can_write": can_write(request.user, session)}
+    context: dict[str, Any] = {
+        "session": session,
+        "can_write": can_write(request.user, session),
+        "currency": session.currency,
+    }
     fragment = htmx_fragment(request, DETAIL_PANELS)
     for name in [fragment] if fragment else DETAIL_PANELS:
         context.update(DETAIL_PANELS[name](request, session))
@@ -122,9 +126,16 @@ def session_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+def _active_job(session: ProcessingSession) -> Any:
+    """The session's active job, read once per page however many panels ask."""
+    if not hasattr(session, "_active_job"):
+        session._active_job = active_job_for(session)  # type: ignore[attr-defined]
+    return session._active_job  # type: ignore[attr-defined]
+
+
 def _header_context(request: HtmxHttpRequest, session: ProcessingSession) -> dict[str, Any]:
     return {
-        "active_job": active_job_for(session),
+        "active_job": _active_job(session),
         "card_replaceable": card_replace_refusal(session) is None,
     }
 
@@ -132,7 +143,11 @@ def _header_context(request: HtmxHttpRequest, session: ProcessingSession) -> dic
 def _summary_context(request: HtmxHttpRequest, session: ProcessingSession) -> dict[str, Any]:
     figures: Any = with_session_figures(ProcessingSession.objects.filter(pk=session.pk)).get()
     changes = change_summary(session)
+    job = _active_job(session)
     return {
+        # While a job is queued or running the proof and the change summary are about to
+        # change: they say "calculating" instead of a figure (SPEC §15).
+        "calculating_job": job if job is not None and job.status in RUNNING_STATUSES else None,
         "figures": figures,
         "exception_count": figures.employee_count - figures.matched_count,
         # An archived session's statement total comes from its sealed archive manifest.
@@ -213,6 +228,8 @@ def _timeline_context(request: HtmxHttpRequest, session: ProcessingSession) -> d
     events = ActivityEvent.objects.filter(session=session).order_by("-occurred_at", "-id")
     return {"events": events[:TIMELINE_EVENTS]}
 
+
+RUNNING_STATUSES = (RecalcJob.Status.QUEUED, RecalcJob.Status.RUNNING)
 
 DETAIL_PANELS: dict[str, Callable[[HtmxHttpRequest, ProcessingSession], dict[str, Any]]] = {
     "session-header": _header_context,

@@ -129,7 +129,7 @@ def test_it_answers_409_while_a_job_is_active(
 
 
 def test_it_answers_409_for_a_closed_session(api: Any, session: Any, operator: Any) -> None:
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
 
     response = api.post(card_url(session), {"file": fixture_file(CORRECTED)}, "multipart")
 

@@ -179,7 +179,7 @@ def test_it_refuses_to_resolve_a_matched_employee(api: Any, session: Any) -> Non
 
 
 def test_it_refuses_to_resolve_in_a_closed_session(api: Any, session: Any, operator: Any) -> None:
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
 
     response = resolve(api, session, "E1003")
 

@@ -230,7 +230,7 @@ def test_it_refuses_an_unknown_export_type(api: Any, session: Any) -> None:
 
 
 def test_it_refuses_exports_of_a_closed_session(api: Any, session: Any, operator: Any) -> None:
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
 
     response = create(api, session)
 
@@ -321,7 +321,7 @@ def test_it_allows_downloads_from_a_closed_session(
     api: Any, session: Any, export: Any, operator: Any
 ) -> None:
     batch = export(session)
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
 
     assert api.get(f"/api/v1/exports/{batch.pk}/download/").status_code == 200
 
@@ -406,7 +406,7 @@ def test_it_bulk_exports_for_staff_as_one_zip_with_per_session_results(
 ) -> None:
     ready = make_session(name="October A")
     closed = make_session(name="October B")
-    session_close(session=closed, reason="done", actor=operator)
+    session_close(session=closed, reason="done", actor=operator, close_anyway=True)
 
     response = staff_api.post(
         "/api/v1/sessions/bulk-export/",

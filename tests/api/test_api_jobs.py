@@ -181,7 +181,7 @@ def test_it_refuses_to_recalculate_a_closed_session(
     api: Any, viewer_api: Any, session: Any, operator: Any
 ) -> None:
     assert viewer_api.post(f"/api/v1/sessions/{session.pk}/recalculate/").status_code == 403
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
 
     response = api.post(f"/api/v1/sessions/{session.pk}/recalculate/")
 

@@ -224,7 +224,7 @@ def test_it_refuses_to_reapply_a_version_that_does_not_exist(api: Any, session: 
 
 
 def test_it_refuses_uploads_to_a_closed_session(api: Any, session: Any, operator: Any) -> None:
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
 
     upload = api.post(
         receipts_url(session), {"file": fixture_file("receipts_2026_10_v2.csv")}, "multipart"

@@ -8,8 +8,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import ActivityEvent
+from exports.services import export_batch_create
 from recalc.models import RecalcJob
-from sessions_app.models import ProcessingSession
+from sessions_app.models import EmployeeRevision, ProcessingSession
 from sessions_app.services import import_profile_save
 from tests.factories import (
     EmployeeRevisionFactory,
@@ -363,7 +364,8 @@ def test_it_forbids_viewers_to_update(viewer_api: Any, session: Any) -> None:
 
 
 def test_it_closes_a_session_and_then_refuses_changes_with_409(api: Any, session: Any) -> None:
-    closed = api.post(f"/api/v1/sessions/{session.pk}/close/", {"reason": "Done"}, format="json")
+    body = {"reason": "Done", "close_anyway": True}
+    closed = api.post(f"/api/v1/sessions/{session.pk}/close/", body, format="json")
     again = api.post(f"/api/v1/sessions/{session.pk}/close/", {"reason": "x"}, format="json")
     rename = api.patch(f"/api/v1/sessions/{session.pk}/", {"name": "x"}, format="json")
 
@@ -389,6 +391,47 @@ def test_it_refuses_to_close_while_a_job_runs(api: Any, session: Any) -> None:
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "job_active"
     assert response.json()["error"]["details"]["job"] == job.pk
+
+
+def test_it_refuses_to_close_with_export_ready_employees_not_in_pvault(
+    api: Any, make_session: Any
+) -> None:
+    session = make_session()
+    url = f"/api/v1/sessions/{session.pk}/close/"
+    pending = EmployeeRevision.objects.filter(session=session, status__in=["matched", "resolved"])
+
+    refused = api.post(url, {"reason": "period over"}, format="json")
+
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert error["code"] == "unexported_employees"
+    assert error["details"]["count"] == pending.count() > 0
+    amount = sum(revision.car_amount for revision in pending)
+    assert error["details"]["amount"] == f"{amount:.2f}"
+    assert f"{amount:,.2f}" in error["message"]
+    session.refresh_from_db()
+    assert not session.is_closed
+
+    closed = api.post(url, {"reason": "loaded by hand", "close_anyway": True}, format="json")
+
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    event = ActivityEvent.objects.get(session=session, verb=ActivityEvent.Verb.SESSION_CLOSED)
+    assert event.details["close_anyway"] is True
+    assert event.details["count"] == pending.count()
+    assert "closed anyway" in event.message and "loaded by hand" in event.message
+
+
+def test_it_closes_without_ceremony_when_everything_is_in_pvault(
+    api: Any, make_session: Any, operator: Any
+) -> None:
+    session = make_session()
+    export_batch_create(session=session, export_type="pvault", actor=operator)
+
+    closed = api.post(f"/api/v1/sessions/{session.pk}/close/", {"reason": "done"}, format="json")
+
+    assert closed.status_code == 200
+    event = ActivityEvent.objects.get(session=session, verb=ActivityEvent.Verb.SESSION_CLOSED)
+    assert event.details["close_anyway"] is False
 
 
 def test_it_forbids_viewers_to_close(viewer_api: Any, outsider_api: Any, session: Any) -> None:
@@ -455,3 +498,21 @@ def test_it_validates_a_bulk_close_request(staff_api: Any) -> None:
 
     assert empty.status_code == 400
     assert {"session_ids", "reason"} <= set(empty.json()["error"]["details"])
+
+
+def test_a_bulk_close_refuses_money_pending_unless_closed_anyway(
+    staff_api: Any, make_session: Any
+) -> None:
+    session = make_session()
+    body = {"session_ids": [session.pk], "reason": "Quarter closed"}
+
+    refused = staff_api.post("/api/v1/sessions/bulk-close/", body, format="json")
+    closed = staff_api.post(
+        "/api/v1/sessions/bulk-close/", {**body, "close_anyway": True}, format="json"
+    )
+
+    assert refused.json()["results"][0]["ok"] is False
+    assert "4 export-ready employees (1,484.75 USD)" in refused.json()["results"][0]["error"]
+    assert closed.json()["results"][0]["ok"] is True
+    session.refresh_from_db()
+    assert session.is_closed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.analytics import session_analytics
+from audit.charts import distinct_labels
 from audit.models import ActivityEvent
 from exports.models import ExportBatch, ExportLine
 from sessions_app.models import Engagement, ProcessingSession
@@ -189,7 +191,7 @@ def test_it_computes_the_operators_figures_by_hand(figures_fixture):
             "void_batches": 0,
             "employees_exported": 3,
             "amount_exported": Decimal("1000.50"),
-            "net_adjustment": Decimal("1000.50"),
+            "gross_amount_exported": Decimal("1000.50"),
         },
         {
             "week_start": datetime.date(2026, 11, 2),
@@ -198,7 +200,7 @@ def test_it_computes_the_operators_figures_by_hand(figures_fixture):
             "void_batches": 1,
             "employees_exported": 3,
             "amount_exported": Decimal("2500.00"),
-            "net_adjustment": Decimal("2500.00"),
+            "gross_amount_exported": Decimal("2500.00"),
         },
     ]
     first = result.time_to_first_export
@@ -254,7 +256,7 @@ def test_it_draws_the_figures_as_server_side_svg(client, operator, figures_fixtu
     assert response.status_code == 200
     assert page.count("<svg") == 4
     assert '<figure class="chart" id="chart-exports">' in page
-    assert "1000.50" in page and "2500.00" in page
+    assert "1,000.50" in page and "2,500.00" in page
     assert "33.3%" in page
     assert "Other October" not in page  # not the operator's engagement
     assert "<script" not in page.split("<main", 1)[1]  # no JS charting library
@@ -366,7 +368,7 @@ def test_it_serves_the_same_figures_at_the_api(figures_fixture):
         "void_batches": 0,
         "employees_exported": 3,
         "amount_exported": "1000.50",
-        "net_adjustment": "1000.50",
+        "gross_amount_exported": "1000.50",
     }
     assert body["time_to_first_export"]["average_hours"] == "35.0"
     assert {row["username"] for row in body["operator_activity"]} == {"olivia", "victor", "mallory"}
@@ -397,3 +399,49 @@ def test_it_computes_the_page_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         response = client.get(reverse("audit:analytics"), headers={"HX-Request": "true"})
     assert response.status_code == 200
+
+
+def test_it_counts_a_changed_employee_by_its_adjustment_not_its_full_amount(
+    client, operator, engagement
+):
+    """A week never shows more than was sent net: a changed employee re-sent at 300.00
+    whose earlier 250.00 stood moves pVault by 50.00."""
+    session = _session(engagement, "December", at("2026-12-01"), "completed", statuses=[S.MATCHED])
+    _batch(
+        session,
+        "PV-2026-12-002",
+        at("2026-12-08", 10),
+        export_type=ExportBatch.ExportType.PVAULT,
+        employee_count=1,
+        total_amount=Decimal("1300.00"),
+        adjustments=[Decimal("1050.00")],
+    )
+    week = session_analytics(engagements=Engagement.objects.filter(pk=engagement.pk))
+    row = week.exports_per_week[-1]
+    assert (row["amount_exported"], row["gross_amount_exported"]) == (
+        Decimal("1050.00"),
+        Decimal("1300.00"),
+    )
+    client.force_login(operator)
+    page = client.get(reverse("audit:analytics")).content.decode()
+    chart = page.split('id="chart-exports"', 1)[1].split("</figure>", 1)[0]
+    assert "1,050.00" in chart and "1,300.00" not in chart
+    assert "Gross: card amounts of the employees sent" in page
+
+
+def test_it_labels_every_bar_distinctly(client, operator, engagement):
+    for name in ("October 2026 card run", "October 2026 card rerun"):
+        _session(engagement, name, at("2026-10-05"), "completed", statuses=[S.MATCHED])
+    client.force_login(operator)
+    page = client.get(reverse("audit:analytics")).content.decode()
+    chart = page.split('id="chart-exceptions"', 1)[1].split("</figure>", 1)[0]
+    labels = re.findall(r'class="label">([^<]+)<', chart)
+    assert len(labels) == 2 and len(set(labels)) == 2
+
+
+def test_distinct_labels_keep_short_labels_and_number_the_collisions():
+    assert distinct_labels(["Mar", "October 2026 A", "October 2026 B"], width=8) == [
+        "Mar",
+        "Octob…#1",
+        "Octob…#2",
+    ]

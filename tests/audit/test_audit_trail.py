@@ -131,7 +131,13 @@ def run_every_operation(script: Script, client: Any, operator: Any, admin: Any) 
         "req-void",
         data={"reason": "loaded twice"},
     )
-    script.call(operator, "post", f"{base}/close/", "req-close", data={"reason": "period done"})
+    script.call(
+        operator,
+        "post",
+        f"{base}/close/",
+        "req-close",
+        data={"reason": "period done", "close_anyway": True},
+    )
     script.call(
         admin,
         "post",
@@ -255,10 +261,14 @@ def test_it_writes_the_expected_history_rows(trail):
         (first, "closed", "olivia", "closed: period done"),
         (second, "closed", "ada", "closed: year end"),
     ]
-    assert _rows(ReceiptVersion, trail, "session_id", "version") == [
-        (first, 1, "olivia", "receipts v1 uploaded"),
-        (second, 1, "olivia", "receipts v1 uploaded"),
-        (first, 2, "olivia", "receipts v2 uploaded"),
+    # A version's move to applied is a history row too, so "as of" shows its real state.
+    assert _rows(ReceiptVersion, trail, "session_id", "version", "state") == [
+        (first, 1, "pending", "olivia", "receipts v1 uploaded"),
+        (first, 1, "applied", "olivia", "receipts v1 applied"),
+        (second, 1, "pending", "olivia", "receipts v1 uploaded"),
+        (second, 1, "applied", "olivia", "receipts v1 applied"),
+        (first, 2, "pending", "olivia", "receipts v2 uploaded"),
+        (first, 2, "applied", "olivia", "receipts v2 applied"),
     ]
     assert _rows(ExportBatch, trail, "batch_code", "status") == [
         ("PV-2026-10-001", "active", "olivia", "export generated: PV-2026-10-001"),

@@ -231,6 +231,30 @@ def test_it_shows_the_session_as_it_stood_before_a_change(client, operator, make
     assert now.context["snapshot"].change_reason == "session updated: name"
 
 
+def test_it_shows_each_receipt_version_in_the_state_it_had_then(client, operator, make_session):
+    session = make_session()
+    _age_history(session, hours=1)
+    applied_at = ReceiptVersion.history.get(session_id=session.pk, state="applied").history_date
+    uploaded_at = ReceiptVersion.history.get(session_id=session.pk, state="pending").history_date
+    ReceiptVersion.history.filter(session_id=session.pk, state="applied").update(
+        history_date=applied_at + datetime.timedelta(minutes=10)
+    )
+    client.force_login(operator)
+    url = reverse("audit:session_as_of", args=[session.pk])
+    at = timezone.localtime(uploaded_at + datetime.timedelta(minutes=5))
+
+    before = client.get(url, {"at": at.strftime("%Y-%m-%dT%H:%M:%S")}).content.decode()
+    now = client.get(url, {"at": timezone.localtime().strftime("%Y-%m-%dT%H:%M:%S")})
+
+    assert "v1 · Replace (complete report) · Waiting for the recalculation" in before
+    page = now.content.decode()
+    assert "v1 · Replace (complete report) · Applied" in page
+    assert "Waiting for the recalculation" not in page
+    # The same money format as the live page, the currency beside the totals.
+    assert "<dt>Card total</dt><dd>3,087.03 USD</dd>" in " ".join(page.split())
+    assert 'step="1"' in page  # a time with seconds is accepted by the browser too
+
+
 def test_it_says_the_session_did_not_exist_yet(client, operator, make_session):
     session = make_session()
     client.force_login(operator)

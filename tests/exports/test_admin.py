@@ -114,3 +114,35 @@ def test_it_verifies_stored_files_and_reports_mismatches(admin_client, operator,
     assert f"{good.batch_code}: file verified (sha256 and size)." in messages
     assert any(m.startswith(f"{bad.batch_code}: mismatch") for m in messages)
     assert "2 files checked, 1 failed verification." in messages
+
+
+def test_it_shows_amounts_in_the_money_format_in_list_columns(admin_client, operator, make_session):
+    session = make_session()
+    batch = _batch(session, operator)
+    batches = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert '<span class="money">1,484.75</span>' in batches
+    assert "Export batches" in batches and "Export batchs" not in batches
+    lines = admin_client.get(reverse("admin:exports_exportline_changelist")).content.decode()
+    assert '<span class="money">' in lines
+    revisions = admin_client.get(
+        reverse("admin:sessions_app_employeerevision_changelist")
+    ).content.decode()
+    big = EmployeeRevision.objects.filter(session=session).order_by("-car_amount").first()
+    assert f'<span class="money">{big.car_amount:,.2f}</span>' in revisions
+    card_lines = admin_client.get(
+        reverse("admin:sessions_app_cardtransaction_changelist")
+    ).content.decode()
+    assert '<span class="money">' in card_lines
+    assert batch.batch_code in batches
+
+
+def test_the_void_page_lists_the_employees_and_amounts_it_takes_back(
+    admin_client, operator, make_session
+):
+    batch = _batch(make_session(), operator)
+    page = admin_client.post(
+        reverse(CHANGELIST), {"action": "void", "_selected_action": [batch.pk]}
+    ).content.decode()
+    assert "4 employees, 1,484.75 USD withdrawn from pVault" in page
+    line = batch.lines.order_by("employee_id").first()
+    assert f"{line.employee_id} {line.adjustment_amount:,.2f}" in page

@@ -167,7 +167,7 @@ def test_it_refuses_new_exports_of_a_closed_session_but_still_serves_downloads(
 ):
     session = make_session()
     batch, _ = export_batch_create(session=session, export_type="pvault", actor=operator)
-    session_close(session=session, reason="period done", actor=operator)
+    session_close(session=session, reason="period done", actor=operator, close_anyway=True)
 
     with pytest.raises(SessionClosed) as closed:
         export_batch_create(session=session, export_type="exceptions", actor=operator)

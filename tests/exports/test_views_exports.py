@@ -63,12 +63,19 @@ def test_the_live_preview_follows_type_and_scope(
         _preview(session), {"export_type": "pvault", "scope": "all"}, headers=HTMX
     ).content.decode()
     batch = ExportBatch.objects.get()
-    assert "4 employees were already exported" in full
-    assert f"<strong>{batch.batch_code}</strong> (4 employees)" in full
+    # Said once, in the warning, with the batch it went out in.
+    assert full.count(batch.batch_code) == 1
+    assert f"4 employees were already exported with the same amounts (in {batch.batch_code}" in full
+    # Nothing new: the button cannot be pressed; the actions follow the preview in place.
+    actions = html.split('id="export-actions"', 1)[1]
+    assert 'hx-swap-oob="true"' in actions[:40]
+    assert '<button type="submit" class="primary" disabled' in actions
+    assert '<button type="submit" class="primary" disabled' not in full
     exceptions = operator_client.get(
         _preview(session), {"export_type": "exceptions"}, headers=HTMX
     ).content.decode()
     assert "<strong>4</strong>" in exceptions
+    assert "Card total of these employees (USD)" in exceptions
 
 
 def test_the_preview_without_javascript_is_the_export_page(
@@ -180,7 +187,7 @@ def test_a_closed_session_still_downloads_but_refuses_new_exports(
 ) -> None:
     session = make_session()
     batch, _ = export_batch_create(session=session, export_type="pvault", actor=operator)
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
     download = operator_client.get(reverse("exports:batch_download", args=[batch.pk]))
     assert download.status_code == 200
     form = {

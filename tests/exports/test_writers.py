@@ -101,7 +101,21 @@ def test_it_neutralises_every_dangerous_name_in_csv_and_xlsx():
     # XML reads a lone CR back as LF; what matters is the leading quote and the type.
     assert [cell.value for cell in names] == ["'" + v.replace("\r", "\n") for v in DANGEROUS]
     assert {cell.data_type for cell in names} == {"s"}
-    assert sheet.cell(row=2, column=9).value == "2026-10-21T09:30:05Z"
+    assert sheet.cell(row=2, column=9).value == datetime.datetime(2026, 10, 21, 9, 30, 5)
+
+
+def test_it_writes_amounts_and_dates_as_numbers_people_can_read_in_a_spreadsheet():
+    lines = [pvault_line("E1", "Ann", "12345.60")]
+
+    sheet = openpyxl.load_workbook(io.BytesIO(exceptions_xlsx(HEADER, lines))).active
+
+    amount = sheet.cell(row=2, column=4)
+    assert (amount.value, amount.number_format) == (12345.6, "#,##0.00")
+    changed = sheet.cell(row=2, column=9)
+    assert changed.is_date and changed.number_format == "yyyy-mm-dd hh:mm:ss"
+    assert sheet.cell(row=1, column=9).value == "last_changed_at (UTC)"
+    widths = [sheet.column_dimensions[letter].width for letter in "ABCDEFGHI"]
+    assert all(width >= 14 for width in widths)
 
 
 def test_it_writes_the_same_xlsx_bytes_every_time():

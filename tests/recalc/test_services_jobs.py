@@ -454,7 +454,9 @@ def test_it_refuses_to_enqueue_for_a_closed_session(make_session, operator):
     from core.errors import SessionClosed
     from sessions_app.services import session_close
 
-    session = session_close(session=make_session(), reason="period closed", actor=operator)
+    session = session_close(
+        session=make_session(), reason="period closed", actor=operator, close_anyway=True
+    )
 
     with pytest.raises(SessionClosed):
         recalc_job_enqueue(session=session, kind=RecalcJob.Kind.MANUAL, actor=operator)

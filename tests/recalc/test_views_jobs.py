@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import Notification
 from recalc.models import RecalcJob
 from recalc.services import recalc_job_enqueue
 from sessions_app.models import ProcessingSession
@@ -51,6 +52,18 @@ def test_a_finished_job_stops_the_polling_with_286(
     assert "every 1s" not in html
     assert "Completed" in html
     assert "session-changed" in response["HX-Trigger"]
+
+
+def test_a_finished_job_brings_the_notification_badge_up_to_date(
+    operator_client: Client, make_session: Any, operator: Any
+) -> None:
+    session = make_session()
+    job = RecalcJob.objects.get(session=session)
+    unread = Notification.objects.filter(user=operator, read_at__isnull=True).count()
+    html = operator_client.get(_panel(session, job), headers=HTMX).content.decode()
+    badge = html.split('id="notifications-link"', 1)[1].split("</a>", 1)[0]
+    assert 'hx-swap-oob="true"' in badge
+    assert f'aria-label="{unread} unread">{unread}</span>' in badge
 
 
 def test_the_panel_without_javascript_is_the_session_page(
@@ -179,7 +192,7 @@ def test_a_closed_session_refuses_recalculation(
     from sessions_app.services import session_close
 
     session = make_session()
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
     url = reverse("recalc:session_recalculate", args=[session.pk])
     response = operator_client.post(url, follow=True)
     assert "is closed" in response.content.decode()

@@ -50,29 +50,60 @@ def test_it_closes_each_session_and_skips_closed_ones(admin_client, operator, ma
     open_one = make_session(name="September")
     busy = make_session(name="October")
     done = make_session(name="August")
-    session_close(session=done, reason="filed", actor=operator)
+    session_close(session=done, reason="filed", actor=operator, close_anyway=True)
     job = _queued_job(busy)
 
     response = _action(
-        admin_client, "bulk_close", [open_one, busy, done], post="yes", reason="year end"
+        admin_client,
+        "bulk_close",
+        [open_one, busy, done],
+        post="yes",
+        reason="year end",
+        close_anyway="on",
     )
 
     assert response.status_code == 200
     messages = admin_messages(response)
     assert "September: closed." in messages
     assert "August: skipped, the session is closed." in messages
-    assert any(m.startswith("October: not closed: Job") and str(job.pk) in m for m in messages)
+    assert "October: closed." in messages  # anyway: its queued job is told to stop
+    job.refresh_from_db()
+    assert job.cancel_requested
     open_one.refresh_from_db()
     assert (open_one.status, open_one.closure_reason) == ("closed", "year end")
     assert open_one.closed_by.username == "admin"
     event = ActivityEvent.objects.get(verb=ActivityEvent.Verb.BULK_CLOSE)
     assert event.actor.username == "admin"
-    assert event.details["closed"] == [open_one.pk]
+    assert sorted(event.details["closed"]) == sorted([open_one.pk, busy.pk])
     history = open_one.history.first()
     assert (history.history_user.username, history.history_change_reason) == (
         "admin",
         "closed: year end",
     )
+
+
+def test_it_shows_per_session_what_closing_leaves_behind(admin_client, make_session):
+    session = make_session(name="September")
+    response = admin_client.post(
+        reverse(CHANGELIST), {"action": "bulk_close", "_selected_action": [session.pk]}
+    )
+    page = response.content.decode()
+    assert "4 export-ready employees (1,484.75 USD) not exported to pVault" in page
+    assert 'name="close_anyway"' in page
+
+
+def test_it_refuses_each_session_with_money_pending_unless_closed_anyway(
+    admin_client, make_session
+):
+    pending = make_session(name="September")
+    response = _action(admin_client, "bulk_close", [pending], post="yes", reason="year end")
+    messages = admin_messages(response)
+    assert messages == [
+        "September: not closed: 4 export-ready employees (1,484.75 USD) not exported to pVault; "
+        "close anyway, with a reason, to close regardless."
+    ]
+    pending.refresh_from_db()
+    assert not pending.is_closed
 
 
 def test_it_shows_the_page_again_when_the_reason_is_blank(admin_client, make_session):
@@ -89,7 +120,7 @@ def test_it_shows_the_page_again_when_the_reason_is_blank(admin_client, make_ses
 def test_it_exports_many_sessions_into_one_zip(admin_client, operator, make_session):
     first, second = make_session(name="September"), make_session(name="October")
     closed = make_session(name="August")
-    session_close(session=closed, reason="filed", actor=operator)
+    session_close(session=closed, reason="filed", actor=operator, close_anyway=True)
 
     response = admin_client.post(
         reverse(CHANGELIST),
@@ -113,7 +144,7 @@ def test_it_exports_many_sessions_into_one_zip(admin_client, operator, make_sess
 
 def test_it_reports_when_nothing_could_be_exported(admin_client, operator, make_session):
     closed = make_session(name="August")
-    session_close(session=closed, reason="filed", actor=operator)
+    session_close(session=closed, reason="filed", actor=operator, close_anyway=True)
     response = _action(admin_client, "bulk_export", [closed])
     assert response["Content-Type"].startswith("text/html")
     assert "August: skipped, the session is closed." in admin_messages(response)
@@ -127,7 +158,7 @@ def test_it_recalculates_and_reports_active_jobs(
 ):
     free, busy = make_session(name="September"), make_session(name="October")
     closed = make_session(name="August")
-    session_close(session=closed, reason="filed", actor=operator)
+    session_close(session=closed, reason="filed", actor=operator, close_anyway=True)
     _queued_job(busy)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -149,7 +180,7 @@ def test_it_archives_closed_sessions_only_and_restores_them(
     admin_client, operator, make_session, archive
 ):
     closed, open_one = make_session(name="August"), make_session(name="September")
-    session_close(session=closed, reason="filed", actor=operator)
+    session_close(session=closed, reason="filed", actor=operator, close_anyway=True)
     lines = CardTransaction.objects.filter(session=closed).count()
 
     response = _action(admin_client, "archive", [closed, open_one])
@@ -186,7 +217,7 @@ def test_it_saves_a_tolerance_change_through_the_service(
 
 def test_it_keeps_closed_sessions_read_only(admin_client, operator, make_session):
     session = make_session()
-    session_close(session=session, reason="filed", actor=operator)
+    session_close(session=session, reason="filed", actor=operator, close_anyway=True)
     url = reverse("admin:sessions_app_processingsession_change", args=[session.pk])
     response = admin_client.post(url, {"name": "Renamed", "tolerance": "5.00"})
     assert response.status_code == 403
@@ -196,7 +227,7 @@ def test_it_keeps_closed_sessions_read_only(admin_client, operator, make_session
 
 def test_it_shows_session_history_with_changed_fields(admin_client, operator, make_session):
     session = make_session()
-    session_close(session=session, reason="filed", actor=operator)
+    session_close(session=session, reason="filed", actor=operator, close_anyway=True)
     url = reverse("admin:sessions_app_processingsession_history", args=[session.pk])
     page = admin_client.get(url).content.decode()
     assert "closed: filed" in page

@@ -56,7 +56,9 @@ def use_archive_root(settings: Any, root: Path) -> FileSystemStorage:
 
 
 def close(session: ProcessingSession, actor: Any) -> ProcessingSession:
-    return session_close(session=session, reason="period reconciled and exported", actor=actor)
+    return session_close(
+        session=session, reason="period reconciled and exported", actor=actor, close_anyway=True
+    )
 
 
 def line_snapshot(session: ProcessingSession) -> tuple[list[dict], list[dict]]:

@@ -303,7 +303,7 @@ def test_it_is_refused_for_a_closed_session(
     make_session: Any, operator: Any, untouched: Any
 ) -> None:
     session = make_session()
-    session_close(session=session, reason="period closed", actor=operator)
+    session_close(session=session, reason="period closed", actor=operator, close_anyway=True)
     before = untouched(session)
 
     with pytest.raises(SessionClosed, match="was closed on"):

@@ -193,7 +193,7 @@ def test_it_keeps_a_resolution_while_amounts_hold(make_session, upload_receipts,
 def test_it_closes_a_session_for_good(make_session, upload_receipts, operator):
     session = make_session()
 
-    session_close(session=session, reason="period finished", actor=operator)
+    session_close(session=session, reason="period finished", actor=operator, close_anyway=True)
 
     session.refresh_from_db()
     assert session.status == "closed" and session.closure_reason == "period finished"

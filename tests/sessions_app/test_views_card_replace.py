@@ -52,7 +52,7 @@ def test_the_action_is_gone_after_a_pvault_export_or_closing(
     exported = make_session(name="Exported")
     export_batch_create(session=exported, export_type="pvault", actor=operator)
     closed = make_session(name="Closed")
-    session_close(session=closed, reason="period closed", actor=operator)
+    session_close(session=closed, reason="period closed", actor=operator, close_anyway=True)
     exceptions_only = make_session(name="Exceptions only")
     export_batch_create(session=exceptions_only, export_type="exceptions", actor=operator)
 

@@ -50,7 +50,7 @@ def test_it_lists_the_export_lines_of_the_employee(
     batch, _ = export_batch_create(session=session, export_type="pvault", actor=operator)
     html = operator_client.get(_url(session, "E1002")).content.decode()
     assert batch.batch_code in html
-    assert "NEW" in html
+    assert "<td>New</td>" in html  # the change type in words, not the file's NEW
     assert "never exported" not in html
 
 

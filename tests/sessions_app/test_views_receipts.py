@@ -151,7 +151,7 @@ def test_a_closed_session_answers_with_the_closed_message(
     operator_client: Client, make_session: Any, operator: Any
 ) -> None:
     session = make_session()
-    session_close(session=session, reason="audited", actor=operator)
+    session_close(session=session, reason="audited", actor=operator, close_anyway=True)
     response = operator_client.post(
         _url(session), {"file": fixture_file("receipts_2026_10_v2.csv"), "mode": "replace"}
     )

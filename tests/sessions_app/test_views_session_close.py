@@ -8,6 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import ActivityEvent
+from exports.services import export_batch_create
+from recalc.models import RecalcJob
 from sessions_app.models import ProcessingSession, UserPreference
 from tests.pages import HTMX
 
@@ -47,7 +50,9 @@ def test_it_closes_and_shows_the_read_only_session(
     operator_client: Client, make_session: Any
 ) -> None:
     session = make_session()
-    response = operator_client.post(_url(session), {"reason": "Period audited"}, follow=True)
+    response = operator_client.post(
+        _url(session), {"reason": "Period audited", "close_anyway": "on"}, follow=True
+    )
     html = response.content.decode()
     session.refresh_from_db()
     assert session.status == ProcessingSession.Status.CLOSED
@@ -61,7 +66,7 @@ def test_closing_from_the_list_swaps_the_card(operator_client: Client, make_sess
     list_url = reverse("sessions_app:session_list")
     response = operator_client.post(
         _url(session),
-        {"reason": "done"},
+        {"reason": "done", "close_anyway": "on"},
         headers={**HTMX, "HX-Current-URL": f"http://testserver{list_url}"},
     )
     html = response.content.decode()
@@ -78,7 +83,7 @@ def test_closing_from_the_session_page_reloads_it(
     detail = reverse("sessions_app:session_detail", args=[session.pk])
     response = operator_client.post(
         _url(session),
-        {"reason": "done"},
+        {"reason": "done", "close_anyway": "on"},
         headers={**HTMX, "HX-Current-URL": f"http://testserver{detail}"},
     )
     assert response["HX-Redirect"] == detail
@@ -88,7 +93,7 @@ def test_a_closed_session_answers_with_the_closed_message(
     operator_client: Client, make_session: Any
 ) -> None:
     session = make_session()
-    operator_client.post(_url(session), {"reason": "first"})
+    operator_client.post(_url(session), {"reason": "first", "close_anyway": "on"})
     response = operator_client.post(_url(session), {"reason": "second"})
     assert response.status_code == 409
     assert "was closed on" in response.content.decode()
@@ -138,3 +143,47 @@ def test_the_switcher_cannot_reach_another_engagement(
     client.force_login(outsider)
     response = client.post(reverse("sessions_app:session_switch"), {"session": session.pk})
     assert response.status_code == 404
+
+
+def test_the_dialog_shows_what_closing_leaves_behind(
+    operator_client: Client, make_session: Any
+) -> None:
+    session = make_session()
+    RecalcJob.objects.create(session=session, kind=RecalcJob.Kind.MANUAL, status="running")
+    html = " ".join(operator_client.get(_url(session), headers=HTMX).content.decode().split())
+    assert '4</strong> export-ready employees, <strong class="num">1,484.75' in html
+    assert "is still running; closing anyway stops it" in html
+    assert 'name="close_anyway"' in html
+
+
+def test_it_refuses_to_close_with_money_pending_then_closes_anyway_with_the_reason(
+    operator_client: Client, make_session: Any
+) -> None:
+    session = make_session()
+    refused = operator_client.post(_url(session), {"reason": "period over"}, headers=HTMX)
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert "4 export-ready employees (1,484.75 USD) not exported to pVault" in html
+    session.refresh_from_db()
+    assert not session.is_closed
+
+    closed = operator_client.post(
+        _url(session), {"reason": "loaded by hand", "close_anyway": "on"}, headers=HTMX
+    )
+    assert closed.status_code == 200
+    session.refresh_from_db()
+    assert session.is_closed and session.closure_reason == "loaded by hand"
+    event = ActivityEvent.objects.get(session=session, verb=ActivityEvent.Verb.SESSION_CLOSED)
+    assert event.details["count"] == 4 and event.details["amount"] == "1484.75"
+
+
+def test_the_dialog_says_when_nothing_is_pending(
+    operator_client: Client, make_session: Any, operator: Any
+) -> None:
+    session = make_session()
+    export_batch_create(session=session, export_type="pvault", actor=operator)
+    html = operator_client.get(_url(session), headers=HTMX).content.decode()
+    assert "Every export-ready employee is in pVault" in html
+    assert 'name="close_anyway"' not in html
+    response = operator_client.post(_url(session), {"reason": "done"})
+    assert response.status_code == 302

@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from exports.services import export_batch_create
+from recalc.models import RecalcJob
 from sessions_app.models import EmployeeRevision, ProcessingSession
 from sessions_app.services import session_create
 from tests.pages import HTMX
@@ -135,7 +136,7 @@ def test_an_archived_session_still_shows_its_proof_from_the_archive(
     from sessions_app.services import session_close
 
     session = make_session()
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
     session_archive(session=session, actor=operator)
 
     html = operator_client.get(_url(session)).content.decode()
@@ -163,12 +164,38 @@ def test_it_hides_write_controls_on_a_closed_session(
     from sessions_app.services import session_close
 
     session = make_session()
-    session_close(session=session, reason="period audited", actor=operator)
+    session_close(session=session, reason="period audited", actor=operator, close_anyway=True)
     html = operator_client.get(_url(session)).content.decode()
     assert "period audited" in html
     assert reverse("sessions_app:receipts_upload", args=[session.pk]) not in html
     assert reverse("exports:export_new", args=[session.pk]) not in html
     assert "Roll back" not in html
+    assert "A delta export sends" not in html  # nothing promises an export any more
+    assert "nothing more is exported from it" in html
+
+
+@pytest.mark.parametrize("status", ["queued", "running"])
+def test_it_says_calculating_instead_of_a_proof_while_a_job_is_active(
+    operator_client: Client, make_session: Any, status: str
+) -> None:
+    session = make_session()
+    job = RecalcJob.objects.create(session=session, kind=RecalcJob.Kind.MANUAL, status=status)
+    # A half-written recalculation would make the proof look unbalanced.
+    EmployeeRevision.objects.filter(session=session, employee_id="E1001").delete()
+    response = operator_client.get(_url(session), headers={**HTMX, "HX-Target": "session-summary"})
+    html = " ".join(response.content.decode().split())
+    assert "Calculating…" in html
+    assert f"Recalculation {job.pk} is {status}" in html
+    assert "does NOT balance" not in html and "The session balances" not in html
+    assert "the changes appear when recalculation" in html
+    assert "never exported" not in html  # no change-summary figures either
+    # The panel refreshes itself when the job panel announces the end of the job.
+    assert 'hx-trigger="session-changed from:body"' in html
+
+
+def test_the_job_panel_comes_before_the_figures(operator_client: Client, make_session: Any) -> None:
+    page = operator_client.get(_url(make_session())).content.decode()
+    assert page.index('id="job-panel"') < page.index('id="session-proof"')
 
 
 def test_it_lists_export_batches_with_a_download_link(
@@ -240,3 +267,21 @@ def test_it_renders_the_page_in_a_fixed_number_of_queries(
         response = operator_client.get(_url(session))
     assert response.status_code == 200
     assert response.context["figures"].employee_count == employees
+
+
+def test_the_header_shows_the_session_being_viewed(
+    operator_client: Client, make_session: Any
+) -> None:
+    session = make_session()
+    html = operator_client.get(_url(session)).content.decode()
+    assert "Choose a session…" not in html
+    assert f'<option value="{session.pk}" selected>' in html
+
+
+def test_event_messages_carry_amounts_in_the_money_format(
+    operator_client: Client, make_session: Any, operator: Any
+) -> None:
+    session = make_session()
+    export_batch_create(session=session, export_type="pvault", actor=operator)
+    timeline = operator_client.get(_url(session), headers={**HTMX, "HX-Target": "timeline"})
+    assert "4 employees, 1,484.75 USD" in timeline.content.decode()

@@ -41,7 +41,7 @@ def test_it_filters_by_status_and_search(
 ) -> None:
     october = make_session()
     november = make_session(name="November 2026")
-    session_close(session=november, reason="done", actor=operator)
+    session_close(session=november, reason="done", actor=operator, close_anyway=True)
     closed = operator_client.get(URL, {"status": "closed"}).content.decode()
     assert f'id="session-{november.pk}"' in closed
     assert f'id="session-{october.pk}"' not in closed
@@ -63,7 +63,7 @@ def test_it_offers_no_actions_on_a_closed_session(
     operator_client: Client, make_session: Any, operator: Any
 ) -> None:
     session = make_session()
-    session_close(session=session, reason="audited", actor=operator)
+    session_close(session=session, reason="audited", actor=operator, close_anyway=True)
     html = operator_client.get(URL).content.decode()
     assert "Closed" in html
     assert reverse("sessions_app:receipts_upload", args=[session.pk]) not in html
@@ -122,3 +122,13 @@ def test_it_renders_the_list_in_a_fixed_number_of_queries(
     assert response.status_code == 200
     assert response.content.decode().count('class="card session-card"') == min(sessions, 24)
     assert ProcessingSession.objects.count() == sessions
+
+
+def test_a_session_card_shows_its_amounts_in_the_money_format(
+    client: Any, operator: Any, make_session: Any
+) -> None:
+    make_session()
+    client.force_login(operator)
+    html = " ".join(client.get(reverse("sessions_app:session_list")).content.decode().split())
+    assert '<span class="num">3,087.03 USD</span> on the cards' in html
+    assert '<span class="num">1,602.28</span> in exceptions' in html

@@ -4,6 +4,7 @@ import profile when the columns cannot be detected."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -196,3 +197,64 @@ def test_a_period_ending_before_it_starts_is_refused(
 def test_it_refuses_other_methods(operator_client: Client) -> None:
     assert operator_client.put(URL).status_code == 405
     assert operator_client.delete(PROFILE_URL).status_code == 405
+
+
+def _mapping(engagement: Any, **fields: Any) -> dict[str, Any]:
+    return {
+        "engagement": engagement.pk,
+        "profile_field": "card_profile",
+        "headers": json.dumps(["Holder", "Card Ref", "Charge"]),
+        "next": URL,
+        "name": "Bank card export",
+        "column_employee_id": "Card Ref",
+        "column_amount": "Charge",
+        **fields,
+    }
+
+
+def test_the_mapping_keeps_the_session_fields_typed_before_it(
+    operator_client: Client, engagement: Any
+) -> None:
+    odd = SimpleUploadedFile("bank.csv", b"Holder,Card Ref,Charge\nAlice,C-1,10.00\n")
+    typed = _form(engagement, card_file=odd, name="November close", tolerance="2.50")
+    refused = operator_client.post(URL, typed).content.decode()
+    next_url = re.search(r'name="next" value="([^"]+)"', refused).group(1).replace("&amp;", "&")
+    saved = operator_client.post(PROFILE_URL, _mapping(engagement, next=next_url))
+    assert saved.status_code == 302
+    page = operator_client.get(saved["Location"]).content.decode()
+    assert 'value="November close"' in page
+    assert 'value="2.50"' in page
+    assert 'value="2026-10-01"' in page and 'value="2026-10-31"' in page
+
+
+def test_the_mapping_refuses_a_profile_without_employee_id_or_amount(
+    operator_client: Client, engagement: Any
+) -> None:
+    response = operator_client.post(
+        PROFILE_URL, _mapping(engagement, column_employee_id="", column_amount="")
+    )
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "Choose the column that holds the employee id" in html
+    assert "Choose the column that holds the amount" in html
+    assert ImportProfile.objects.count() == 0
+
+
+def test_the_mapping_asks_before_replacing_a_profile_of_the_same_name(
+    operator_client: Client, engagement: Any
+) -> None:
+    operator_client.post(PROFILE_URL, _mapping(engagement))
+    original = ImportProfile.objects.get()
+    asked = operator_client.post(PROFILE_URL, _mapping(engagement, column_amount="Holder"))
+    html = asked.content.decode()
+    assert asked.status_code == 409
+    assert "already has an import profile named &#x27;Bank card export&#x27;" in html
+    assert 'name="replace_existing"' in html
+    original.refresh_from_db()
+    assert original.columns["amount"] == "Charge"
+    replaced = operator_client.post(
+        PROFILE_URL, _mapping(engagement, column_amount="Holder", replace_existing="on")
+    )
+    assert replaced.status_code == 302
+    original.refresh_from_db()
+    assert original.columns["amount"] == "Holder"
