@@ -67,9 +67,14 @@ class UploadedStatement:
 
 
 def statement_read(
-    file: Any, *, profile: ImportProfile | None = None, label: str = "The file"
+    file: Any,
+    *,
+    profile: ImportProfile | None = None,
+    label: str = "The file",
+    currency: str | None = None,
 ) -> UploadedStatement:
-    """Read and validate an upload completely before anything is stored."""
+    """Read and validate an upload completely before anything is stored. With
+    `currency` (the engagement's), a profile's currency column must hold it."""
     limit = settings.UPLOAD_MAX_MB * 1024 * 1024
     size = getattr(file, "size", None)
     if size is not None and size > limit:
@@ -80,7 +85,9 @@ def statement_read(
     file.seek(0)
     data = file.read()
     import_settings = ImportSettings.from_dict(profile.as_settings_dict()) if profile else None
-    parsed = parse_statement(data, settings=import_settings, file_label=label, max_bytes=limit)
+    parsed = parse_statement(
+        data, settings=import_settings, file_label=label, max_bytes=limit, currency=currency
+    )
     name = (getattr(file, "name", "") or "upload.csv").rsplit("/", 1)[-1][:150]
     return UploadedStatement(
         name=name, data=data, sha256=hashlib.sha256(data).hexdigest(), parsed=parsed
@@ -211,6 +218,7 @@ def import_profile_save(
         "decimal_separator": import_settings.decimal_separator or "",
         "date_format": str(data.get("date_format") or ""),
         "charges_negative": import_settings.charges_negative,
+        "unassigned_employee_id": import_settings.unassigned_employee_id,
     }
     with transaction.atomic():
         profile, _ = ImportProfile.objects.update_or_create(
@@ -287,9 +295,14 @@ def session_create(
         raise ValidationFailed("A session needs a name.")
     _validate_period(period_start, period_end)
     tolerance_amount = _money(tolerance, field="Tolerance")
-    card = statement_read(card_file, profile=card_profile, label="The card statement")
+    currency = engagement.currency
+    card = statement_read(
+        card_file, profile=card_profile, label="The card statement", currency=currency
+    )
     receipts = (
-        statement_read(receipts_file, profile=receipts_profile, label="The receipts file")
+        statement_read(
+            receipts_file, profile=receipts_profile, label="The receipts file", currency=currency
+        )
         if receipts_file is not None
         else None
     )
@@ -303,6 +316,7 @@ def session_create(
             card_sha256=card.sha256,
             card_file_name=card.name,
             card_row_count=len(card.parsed.lines),
+            card_import_summary=card.parsed.summary.as_dict(),
             card_profile=card_profile,
             created_by=actor,
         )
@@ -369,6 +383,7 @@ def _receipt_version_store(
         size=upload.size,
         file_name=upload.name,
         row_count=len(upload.parsed.lines),
+        import_summary=upload.parsed.summary.as_dict(),
         duplicate_count=duplicates,
         mode=mode,
         note=note,
@@ -435,7 +450,9 @@ def receipt_version_upload(
     if mode not in ReceiptVersion.Mode.values:
         raise ValidationFailed(f"Unknown mode '{mode}': use replace or append.")
     _ensure_open(session)
-    upload = statement_read(file, profile=profile, label="The receipts file")
+    upload = statement_read(
+        file, profile=profile, label="The receipts file", currency=session.engagement.currency
+    )
     with files_removed_on_error() as saved, transaction.atomic():
         session = _lock_session(session)
         _ensure_open(session)
@@ -505,6 +522,8 @@ def receipt_version_reapply(
             file_name=source.file_name,
             file=source.file.name,
             row_count=len(held),
+            # The copy reads as the file of v{k} did (an append version's own summary).
+            import_summary=source.import_summary,
             mode=ReceiptVersion.Mode.REPLACE,
             note=note or f"rollback to v{version_number}",
             copied_from=source,
@@ -593,7 +612,9 @@ def session_card_replace(
     _ensure_card_replaceable(session)
     if profile is not None and profile.engagement_id != session.engagement_id:
         raise ValidationFailed(f"Import profile '{profile.name}' belongs to another engagement.")
-    card = statement_read(file, profile=profile, label="The card statement")
+    card = statement_read(
+        file, profile=profile, label="The card statement", currency=session.engagement.currency
+    )
     with files_removed_on_error() as saved, transaction.atomic():
         session = _lock_session(session)
         _ensure_card_replaceable(session)
@@ -644,6 +665,7 @@ def _card_statement_swap(
     session.card_sha256 = card.sha256
     session.card_file_name = card.name
     session.card_row_count = len(card.parsed.lines)
+    session.card_import_summary = card.parsed.summary.as_dict()
     session.card_profile = profile
     session.card_file.save(card.name, ContentFile(card.data), save=False)
     saved.append(session.card_file)

@@ -49,7 +49,7 @@ from sessions_app.forms import (
     SessionFilterForm,
     SessionSwitchForm,
 )
-from sessions_app.ingestion import ColumnsNotFound
+from sessions_app.ingestion import ColumnsNotFound, import_summary_sentence
 from sessions_app.models import (
     CardTransaction,
     EmployeeRevision,
@@ -267,7 +267,11 @@ def session_new(request: HtmxHttpRequest) -> HttpResponse:
         except DomainError as error:
             context["problem"] = error.message
         else:
-            messages.success(request, f"Session '{session.name}' created; processing started.")
+            messages.success(
+                request,
+                f"Session '{session.name}' created; processing started. "
+                + import_summary_sentence(session.card_import_summary),
+            )
             return redirect_or_client_redirect(request, session_url(session))
     return _session_new_refused(request, context)
 
@@ -315,6 +319,7 @@ def _mapping_form_for(error: ColumnsNotFound, form: SessionCreateForm) -> Column
     stem = (getattr(upload, "name", "") or "").rsplit(".", 1)[0]
     return ColumnMappingForm(
         headers=error.found_headers,
+        suggestion=error.suggestion.get("columns") or {},
         initial={
             "engagement": engagement.pk,
             "profile_field": "receipts_profile" if for_receipts else "card_profile",
@@ -332,7 +337,14 @@ def import_profile_new(request: HtmxHttpRequest) -> HttpResponse:
     data = request.GET if request.method == "GET" else request.POST
     engagement = get_engagement_for(request.user, data.get("engagement") or "0", write=True)
     if request.method == "GET":
-        form = ColumnMappingForm(headers=_headers_param(request), initial=data.dict())
+        suggestion = {
+            key.removeprefix("suggest_"): value
+            for key, value in request.GET.items()
+            if key.startswith("suggest_")
+        }
+        form = ColumnMappingForm(
+            headers=_headers_param(request), suggestion=suggestion, initial=data.dict()
+        )
         return render(request, PROFILE, {"mapping_form": form})
     form = ColumnMappingForm(request.POST)
     if form.is_valid():
@@ -506,7 +518,9 @@ def receipts_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             preview=data["preview"],
             profile=data["profile"],
         )
-        return f"Receipts v{version.version} stored."
+        return f"Receipts v{version.version} stored. " + import_summary_sentence(
+            version.import_summary
+        )
 
     return _file_upload(
         request,
@@ -562,8 +576,10 @@ def _upload_refused(
     context["upload_error"] = error
     context["duplicate"] = isinstance(error, DuplicateFile)
     if isinstance(error, ColumnsNotFound):
+        suggested = error.suggestion.get("columns") or {}
         context["profile_query"] = urlencode(
             {
+                **{f"suggest_{role}": header for role, header in suggested.items()},
                 "header": error.found_headers,
                 "engagement": context["session"].engagement_id,
                 "profile_field": "profile",
@@ -594,7 +610,10 @@ def card_replace(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             force=data["force"],
             actor=request.user,
         )
-        return "Card statement replaced; every employee is recalculated."
+        session.refresh_from_db(fields=["card_import_summary"])
+        return "Card statement replaced; every employee is recalculated. " + (
+            import_summary_sentence(session.card_import_summary)
+        )
 
     return _file_upload(
         request,
