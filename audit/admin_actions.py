@@ -14,7 +14,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from sessions_app.errors import DomainError
+from core.errors import DomainError
 
 
 class ReadOnlyAdminMixin:

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from audit.analytics import session_analytics
 from audit.serializers import AnalyticsQuerySerializer, SessionAnalyticsSerializer
+from core.api_errors import api_exception_handler
 from sessions_app.models import Engagement
 
 
@@ -20,8 +21,6 @@ class SessionAnalyticsApi(APIView):
 
     def get_exception_handler(self) -> Any:
         # The API's one error body, whatever the project-wide handler setting says.
-        from config.api_errors import api_exception_handler
-
         return api_exception_handler
 
     @extend_schema(

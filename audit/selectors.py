@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.models import ActivityEvent
+from exports.models import ExportBatch
 from sessions_app.models import (
     ZERO,
     EmployeeRevision,
@@ -239,8 +240,6 @@ def _as_of(model: Any, at: datetime.datetime, **filters: Any) -> Any:
 
 
 def _export_batches_as_of(session: ProcessingSession, at: datetime.datetime) -> list[Any]:
-    from exports.models import ExportBatch
-
     return list(_as_of(ExportBatch, at, session_id=session.pk).order_by("created_at", "id"))
 
 
@@ -257,8 +256,6 @@ class UnattributedHistoryRow:
 
 
 def tracked_history_models() -> list[Any]:
-    from exports.models import ExportBatch
-
     return [Engagement, ProcessingSession, ReceiptVersion, EmployeeRevision, ExportBatch]
 
 

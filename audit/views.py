@@ -25,8 +25,8 @@ from audit.selectors import (
     session_as_of,
     session_timeline,
 )
+from sessions_app.access import get_engagement_for, get_session_for
 from sessions_app.models import EmployeeRevision
-from sessions_app.selectors import get_engagement_for, get_session_for
 
 AUDIT_LOG_PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 100

@@ -160,7 +160,7 @@ def digest(parsed: Any) -> str:
 
 def child_parse(path: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
-    from sessions_app.errors import InvalidFile
+    from core.errors import InvalidFile
     from sessions_app.ingestion import parse_statement
 
     before = _peak_rss_mb()

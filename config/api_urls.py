@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.api_errors import api_not_found
+from core.api_errors import api_not_found
 from exports import apis as exports_api
 from recalc import apis as recalc_api
 from sessions_app import apis as sessions_api

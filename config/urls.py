@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("audit/", include("audit.urls")),
     path("exports/", include("exports.urls")),
+    path("", include("recalc.urls")),
     path("", include("sessions_app.urls")),
 ]

@@ -20,10 +20,10 @@ from audit.admin_actions import (
     reason_confirmation,
     report_outcomes,
 )
+from core.errors import DomainError
 from exports.integrity import export_files_verify
 from exports.models import ExportBatch, ExportLine
 from exports.services import export_batch_file, export_batch_void, export_file_name
-from sessions_app.errors import DomainError
 
 
 @admin.register(ExportBatch)

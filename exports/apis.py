@@ -23,7 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_permissions import FirstRendererNegotiation, not_found_as, session_for, validated
+from core.api import FirstRendererNegotiation, not_found_as, validated
+from core.errors import ValidationFailed
 from exports import serializers as s
 from exports.models import ExportBatch
 from exports.selectors import change_summary, export_history, export_preview, session_proof
@@ -34,9 +35,8 @@ from exports.services import (
     export_batch_void,
     exports_bulk_create,
 )
-from sessions_app.errors import ValidationFailed
+from sessions_app.access import check_engagement_access, session_for
 from sessions_app.models import ProcessingSession
-from sessions_app.selectors import check_engagement_access
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 FILE_TYPES = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessions_app.errors import DomainError
+from core.errors import DomainError
 
 
 class ExportFileCorrupt(DomainError):

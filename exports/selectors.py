@@ -28,8 +28,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from exports.models import ExportBatch, ExportLine, SessionChangeSummary
+from recalc.selectors import active_job_for
+from sessions_app.archival import archived_statement_total
 from sessions_app.models import MONEY, ZERO, CardTransaction, EmployeeRevision, ProcessingSession
-from sessions_app.selectors import active_job_for
 
 CHANGE_KINDS = ("new", "changed", "unchanged", "not_ready")
 DELTA_KINDS = ("new", "changed")
@@ -366,8 +367,6 @@ def session_proof(session: ProcessingSession) -> SessionProof:
 def _statement_total(session: ProcessingSession) -> Decimal | None:
     """Sum of the card lines; for an archived session, the sum its sealed manifest holds."""
     if session.archived_at is not None:
-        from sessions_app.archival import archived_statement_total
-
         archived = archived_statement_total(session)
         if archived is not None:
             return archived

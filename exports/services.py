@@ -28,6 +28,16 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
+from core.errors import (
+    ConfirmRequired,
+    DomainError,
+    InvalidState,
+    JobActive,
+    NothingToExport,
+    ValidationFailed,
+)
+from core.locking import ensure_open, lock
+from core.storage import files_removed_on_error
 from exports.errors import ExportFileCorrupt
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import (
@@ -45,17 +55,8 @@ from exports.snapshots import (
     uses_returning_path,
 )
 from exports.writers import export_file_bytes, manifest_csv, zip_bytes
-from sessions_app.errors import (
-    ConfirmRequired,
-    DomainError,
-    InvalidState,
-    JobActive,
-    NothingToExport,
-    ValidationFailed,
-)
+from recalc.selectors import active_job_for
 from sessions_app.models import ZERO, EmployeeRevision, ProcessingSession
-from sessions_app.selectors import active_job_for
-from sessions_app.services import _ensure_open, _lock_session, files_removed_on_error
 
 __all__ = [
     "BulkExportResult",
@@ -144,7 +145,7 @@ def _replayed(session: ProcessingSession, key: str | None) -> ExportBatch | None
 
 
 def _ensure_exportable(session: ProcessingSession, request: _ExportRequest) -> None:
-    _ensure_open(session)
+    ensure_open(session)
     job = active_job_for(session)
     if job is not None:
         raise JobActive(
@@ -194,7 +195,7 @@ def export_batch_create(
     if replay is not None:
         return replay, False
     with files_removed_on_error() as saved, transaction.atomic():
-        session = _lock_session(session)
+        session = lock(session)
         # The request that held the lock before us may have been this same request.
         replay = _replayed(session, request.idempotency_key)
         if replay is not None:
@@ -433,8 +434,8 @@ def _generated_event(batch: ExportBatch, generated: _GeneratedFile, actor: Any) 
 
 
 def _batch_locked(batch: ExportBatch) -> tuple[ProcessingSession, ExportBatch]:
-    session = _lock_session(batch.session)
-    _ensure_open(session)
+    session = lock(batch.session)
+    ensure_open(session)
     batch = ExportBatch.objects.select_for_update().get(pk=batch.pk)
     batch.session = session
     if not batch.is_pvault:

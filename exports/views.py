@@ -13,20 +13,15 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
+from core.errors import ConfirmRequired, DomainError
+from core.htmx import HtmxHttpRequest, dialog_response, domain_status
 from exports.forms import ExportForm, export_choice
 from exports.models import ExportBatch
 from exports.selectors import export_preview
 from exports.services import export_batch_create, export_batch_file, export_file_name
-from sessions_app.errors import ConfirmRequired, DomainError
+from sessions_app.access import get_session_for
 from sessions_app.models import ProcessingSession
-from sessions_app.selectors import get_session_for
-from sessions_app.views import (
-    SESSION_CHANGED,
-    HtmxHttpRequest,
-    dialog_response,
-    domain_status,
-    session_url,
-)
+from sessions_app.views.panels import SESSION_CHANGED, session_url
 
 TEMPLATE = "exports/export_new.html"
 CONTENT_TYPES = {

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_permissions import FirstRendererNegotiation, not_found_as, session_for
+from core.api import FirstRendererNegotiation, not_found_as
 from recalc.models import ACTIVE_JOB_STATUSES, RecalcJob
 from recalc.serializers import JobEventSerializer, RecalcJobDiffSerializer, RecalcJobSerializer
 from recalc.services import (
@@ -30,7 +30,7 @@ from recalc.services import (
     recalc_job_resume,
     session_recalculate,
 )
-from sessions_app.selectors import check_engagement_access
+from sessions_app.access import check_engagement_access, session_for
 
 # The stream polls the job row; progress is written in short transactions of its own, so
 # every poll sees the latest state.

@@ -13,9 +13,10 @@ from django.utils import timezone
 from audit.models import ActivityEvent, Notification
 from audit.services import activity_event_record, notification_send
 from recalc.models import RecalcJob
+from recalc.notifications import job_end_email_send
 from recalc.progress import STAGES
+from sessions_app.lifecycle import session_status_set
 from sessions_app.models import ProcessingSession, ReceiptVersion
-from sessions_app.services import session_status_set
 
 
 def job_end(
@@ -125,6 +126,4 @@ def _notify(job: RecalcJob, status: str, message: str, *, has_errors: bool = Fal
         user=job.created_by, message=text, link=f"/sessions/{job.session_id}/", level=level
     )
     if job.created_by.email:
-        from recalc.notifications import job_end_email_send
-
         transaction.on_commit(lambda: job_end_email_send(job_id=job.pk))

@@ -30,7 +30,7 @@ from sessions_app.models import (
     ReceiptVersion,
 )
 from sessions_app.reconciliation import classify
-from sessions_app.selectors import effective_receipt_version_numbers
+from sessions_app.versions import effective_receipt_version_numbers
 
 CHUNK_SIZE = 5000
 DIFF_ROWS_KEPT = 5000

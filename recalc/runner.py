@@ -25,8 +25,8 @@ from recalc.engine import (
 )
 from recalc.models import RecalcJob
 from recalc.progress import APPLY_STAGE, JobCancelled, JobLost, JobMonitor
+from sessions_app.lifecycle import session_status_set
 from sessions_app.models import ProcessingSession, ReceiptVersion
-from sessions_app.services import session_status_set
 
 logger = logging.getLogger(__name__)
 

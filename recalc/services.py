@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
+from core.errors import InvalidState, JobActive, SessionClosed
 from recalc.endings import job_end, job_locked, session_after_unapplied_job
 from recalc.models import RecalcJob
 from recalc.progress import (
@@ -33,11 +34,10 @@ from recalc.progress import (
     JobMonitor,
 )
 from recalc.runner import StagesOutcome, stages_run
+from recalc.selectors import active_job_for
 from recalc.tables import scratch_tables_drop
-from sessions_app.errors import InvalidState, JobActive, SessionClosed
+from sessions_app.lifecycle import session_status_set
 from sessions_app.models import ProcessingSession, ReceiptVersion
-from sessions_app.selectors import active_job_for
-from sessions_app.services import session_status_set
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,13 @@ elsewhere (SQLite) with one executemany per batch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from core.bulk import copy_rows
 
 
 @dataclass(frozen=True)
@@ -60,18 +62,6 @@ class ScratchTable:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(self.name)}")
-
-
-def copy_rows(connection: BaseDatabaseWrapper, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-    # COPY bypasses Django's cursor wrapper, so its errors are translated here: a dropped
-    # connection must surface as django.db.OperationalError to be retried like any other.
-    with (
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        cursor.cursor.copy(sql) as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
 
 
 EMPLOYEE_TOTALS = ScratchTable(

@@ -16,6 +16,8 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
+from core.errors import DomainError
+from core.htmx import HtmxHttpRequest
 from recalc.models import RecalcJob
 from recalc.services import (
     recalc_job_apply,
@@ -24,13 +26,11 @@ from recalc.services import (
     recalc_job_resume,
     session_recalculate,
 )
-from sessions_app.errors import DomainError
+from sessions_app.access import get_session_for
 from sessions_app.models import ProcessingSession
-from sessions_app.selectors import get_session_for
-from sessions_app.views import (
+from sessions_app.views.panels import (
     DETAIL,
     SESSION_CHANGED,
-    HtmxHttpRequest,
     action_failed,
     after_job_changed,
     can_write,

@@ -20,7 +20,11 @@ from audit.admin_actions import (
     reason_confirmation,
     report_outcomes,
 )
-from sessions_app.errors import DomainError
+from core.errors import DomainError
+from exports.services import exports_bulk_create
+from recalc.services import session_recalculate
+from sessions_app.archival import ARCHIVED, RESTORED, session_archive, session_restore
+from sessions_app.bulk import sessions_bulk_close
 from sessions_app.ingestion import ImportSettings
 from sessions_app.models import (
     CardTransaction,
@@ -282,8 +286,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
         closed = [session for session in sessions if session.is_closed]
 
         def apply(reason: str) -> None:
-            from sessions_app.bulk import sessions_bulk_close
-
             results = sessions_bulk_close(sessions=sessions, reason=reason, actor=request.user)
             by_id = {session.pk: session for session in sessions}
             report_outcomes(self, request, [_close_outcome(by_id, item) for item in results])
@@ -306,8 +308,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
     def bulk_export(
         self, request: HttpRequest, queryset: QuerySet[ProcessingSession]
     ) -> HttpResponse | None:
-        from exports.services import exports_bulk_create
-
         sessions = list(queryset.select_related("engagement").order_by("pk"))
         result = exports_bulk_create(
             sessions=sessions, export_type="pvault", delta_only=True, actor=request.user
@@ -322,8 +322,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Recalculate selected sessions")
     def recalculate(self, request: HttpRequest, queryset: QuerySet[ProcessingSession]) -> None:
-        from recalc.services import session_recalculate
-
         outcomes = []
         for session in queryset.select_related("engagement"):
             if session.is_closed:
@@ -342,8 +340,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Archive selected closed sessions")
     def archive(self, request: HttpRequest, queryset: QuerySet[ProcessingSession]) -> None:
-        from sessions_app.archival import ARCHIVED, session_archive
-
         outcomes = []
         for session in queryset.select_related("engagement"):
             if not session.is_closed:
@@ -369,8 +365,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Restore selected archived sessions")
     def restore(self, request: HttpRequest, queryset: QuerySet[ProcessingSession]) -> None:
-        from sessions_app.archival import RESTORED, session_restore
-
         outcomes = []
         for session in queryset:
             try:

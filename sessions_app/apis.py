@@ -2,7 +2,7 @@
 
 Each endpoint checks access with session_for / get_engagement_for (404 for another
 engagement's object, 403 for a viewer writing), parses its input, calls the service and
-serialises the answer. Errors become JSON in config.api_errors."""
+serialises the answer. Errors become JSON in core.api_errors."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_permissions import ordering_from, ordering_parameter, session_for, validated
+from core.api import ordering_from, ordering_parameter, validated
+from core.errors import InvalidFile, RowError, ValidationFailed
+from exports.selectors import annotate_change
 from recalc.models import ACTIVE_JOB_STATUSES, RecalcJob
 from recalc.serializers import RecalcJobSerializer
 from sessions_app import serializers as s
+from sessions_app.access import session_for
 from sessions_app.bulk import sessions_bulk_close
-from sessions_app.errors import InvalidFile, RowError, ValidationFailed
 from sessions_app.models import (
     EmployeeRevision,
     Engagement,
@@ -395,8 +397,6 @@ def employee_rows(
     session: ProcessingSession, query: dict[str, Any], ordering: list[str]
 ) -> QuerySet[EmployeeRevision]:
     """The session's employees filtered as §13 lists, with `change` computed in SQL."""
-    from exports.selectors import annotate_change
-
     revisions = annotate_change(
         EmployeeRevision.objects.filter(session=session).select_related(
             "last_export_batch", "resolved_by"

@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
-from sessions_app.errors import DomainError, InvalidState
+from core.errors import DomainError, InvalidState
 from sessions_app.models import (
     CardTransaction,
     Engagement,

@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
-from sessions_app.errors import DomainError, ValidationFailed
+from core.errors import DomainError, ValidationFailed
 from sessions_app.models import ProcessingSession
 from sessions_app.services import session_close
 

@@ -1,132 +1,35 @@
-"""Domain errors raised by services and turned into each door's own form.
+"""The domain errors, importable from here as before; they live in `core.errors`."""
 
-Pages show `message`, the API answers `{"error": {"code", "message", "details"}}`
-with `http_status`, admin actions report `message` per item.
-"""
+from core.errors import (
+    MAX_LISTED_ROW_ERRORS,
+    CardReplaceNotAllowed,
+    ConfirmRequired,
+    DomainError,
+    DuplicateFile,
+    InvalidFile,
+    InvalidState,
+    JobActive,
+    NothingToExport,
+    RowError,
+    SessionClosed,
+    StaleVersion,
+    ValidationFailed,
+    quote_value,
+)
 
-from __future__ import annotations
-
-from dataclasses import asdict, dataclass
-from typing import Any
-
-
-class DomainError(Exception):
-    code = "domain_error"
-    http_status = 400
-
-    def __init__(self, message: str, *, details: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "details": self.details}
-
-
-class ValidationFailed(DomainError):
-    code = "invalid"
-    http_status = 400
-
-
-class SessionClosed(DomainError):
-    code = "session_closed"
-    http_status = 409
-
-
-class JobActive(DomainError):
-    code = "job_active"
-    http_status = 409
-
-
-class NothingToExport(DomainError):
-    code = "nothing_to_export"
-    http_status = 409
-
-
-class ConfirmRequired(DomainError):
-    code = "confirm_required"
-    http_status = 409
-
-
-class StaleVersion(DomainError):
-    code = "stale_version"
-    http_status = 409
-
-
-class DuplicateFile(DomainError):
-    code = "duplicate_file"
-    http_status = 409
-
-
-class InvalidState(DomainError):
-    code = "invalid_state"
-    http_status = 409
-
-
-class CardReplaceNotAllowed(DomainError):
-    """The card statement of a session that went to pVault cannot be swapped: what pVault
-    holds was computed from it."""
-
-    code = "card_replace_not_allowed"
-    http_status = 409
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem in an uploaded file. `line` is the 1-based physical line
-    (or spreadsheet row); file-level problems have no line or column."""
-
-    line: int | None
-    column: str | None
-    value: str | None
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-MAX_LISTED_ROW_ERRORS = 200
-# Values are quoted to this many characters, and the listed errors stop before this many
-# bytes of JSON, so an error response stays small whatever the file holds.
-MAX_QUOTED_CHARS = 100
-MAX_LISTED_BYTES = 48 * 1024
-
-
-def quote_value(text: str | None, limit: int = MAX_QUOTED_CHARS) -> str | None:
-    """`text` cut to `limit` characters, with an ellipsis saying it was cut."""
-    if text is None or len(text) <= limit:
-        return text
-    return text[:limit] + "…"
-
-
-def _listed(errors: list[RowError]) -> list[dict[str, Any]]:
-    listed: list[dict[str, Any]] = []
-    size = 0
-    for error in errors[:MAX_LISTED_ROW_ERRORS]:
-        item = {
-            "line": error.line,
-            "column": quote_value(error.column),
-            "value": quote_value(error.value),
-            "message": quote_value(error.message, 4 * MAX_QUOTED_CHARS),
-        }
-        size += sum(len(str(value).encode()) for value in item.values()) + 60
-        if size > MAX_LISTED_BYTES:
-            break
-        listed.append(item)
-    return listed
-
-
-class InvalidFile(DomainError):
-    """Any row error rejects the whole file; every error is kept, the first
-    200 are listed to people, `error_count` says how many there were."""
-
-    code = "invalid_file"
-    http_status = 400
-
-    def __init__(self, errors: list[RowError], *, file_label: str = "The file") -> None:
-        self.errors = errors
-        self.error_count = len(errors)
-        self.file_label = file_label
-        noun = "error" if self.error_count == 1 else "errors"
-        message = f"{file_label} has {self.error_count} {noun}; nothing was stored."
-        super().__init__(message, details=_listed(errors))
+__all__ = [
+    "MAX_LISTED_ROW_ERRORS",
+    "CardReplaceNotAllowed",
+    "ConfirmRequired",
+    "DomainError",
+    "DuplicateFile",
+    "InvalidFile",
+    "InvalidState",
+    "JobActive",
+    "NothingToExport",
+    "RowError",
+    "SessionClosed",
+    "StaleVersion",
+    "ValidationFailed",
+    "quote_value",
+]

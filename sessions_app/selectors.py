@@ -1,73 +1,30 @@
-"""Reads: who may see what, and the session figures pages and API show."""
+"""Reads for pages and the API: session lists with their figures. Access rules live in
+sessions_app.access, the receipt lines in effect in sessions_app.versions; both stay importable
+from here."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
-from django.http import Http404
 
+from exports.models import ExportBatch
+from recalc.selectors import active_job_for
+from sessions_app.access import (
+    check_engagement_access,
+    engagements_for_user,
+    get_engagement_for,
+    get_session_for,
+    is_staff,
+    role_in,
+    session_for,
+)
 from sessions_app.models import (
     EmployeeRevision,
-    Engagement,
-    Membership,
     ProcessingSession,
-    ReceiptLine,
     ReceiptVersion,
 )
-
-
-def is_staff(user: Any) -> bool:
-    return bool(user.is_authenticated and user.is_staff)
-
-
-def engagements_for_user(user: Any) -> QuerySet[Engagement]:
-    if is_staff(user):
-        return Engagement.objects.all()
-    return Engagement.objects.filter(memberships__user=user)
-
-
-def role_in(user: Any, engagement_id: int) -> str | None:
-    """The user's role in an engagement; staff act as operators everywhere."""
-    if is_staff(user):
-        return Membership.Role.OPERATOR
-    return (
-        Membership.objects.filter(user=user, engagement_id=engagement_id)
-        .values_list("role", flat=True)
-        .first()
-    )
-
-
-def check_engagement_access(user: Any, engagement_id: int, *, write: bool) -> str:
-    """404 for an engagement the user is not in (never a hint that it exists), 403 for a
-    viewer asking to write."""
-    role = role_in(user, engagement_id) if user.is_authenticated else None
-    if role is None:
-        raise Http404("No such engagement.")
-    if write and role != Membership.Role.OPERATOR:
-        raise PermissionDenied("Viewers can read and download, not change anything.")
-    return role
-
-
-def get_engagement_for(user: Any, slug_or_id: str | int, *, write: bool = False) -> Engagement:
-    lookup = Q(slug=str(slug_or_id))
-    if str(slug_or_id).isascii() and str(slug_or_id).isdigit():
-        lookup |= Q(pk=int(slug_or_id))
-    engagement = Engagement.objects.filter(lookup).first()
-    if engagement is None:
-        raise Http404("No such engagement.")
-    check_engagement_access(user, engagement.pk, write=write)
-    return engagement
-
-
-def get_session_for(user: Any, pk: int | str, *, write: bool = False) -> ProcessingSession:
-    try:
-        session = ProcessingSession.objects.select_related("engagement").get(pk=int(pk))
-    except (ProcessingSession.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such session.") from None
-    check_engagement_access(user, session.engagement_id, write=write)
-    return session
+from sessions_app.versions import effective_receipt_version_numbers, receipt_lines_in_effect
 
 
 def session_list_for_user(
@@ -96,7 +53,6 @@ def session_list_for_user(
 def with_session_figures(sessions: QuerySet[ProcessingSession]) -> QuerySet[ProcessingSession]:
     ready = Q(revisions__status__in=EmployeeRevision.EXPORT_READY)
     latest_version = ReceiptVersion.objects.filter(session=OuterRef("pk")).order_by("-version")
-    from exports.models import ExportBatch
 
     exports = ExportBatch.objects.filter(session=OuterRef("pk"), status=ExportBatch.Status.ACTIVE)
     return sessions.annotate(
@@ -113,35 +69,17 @@ def with_session_figures(sessions: QuerySet[ProcessingSession]) -> QuerySet[Proc
     )
 
 
-def effective_receipt_version_numbers(
-    session: ProcessingSession, *, including: ReceiptVersion | None = None, upto: int | None = None
-) -> list[int]:
-    """The receipt versions whose lines are in effect: the latest applied `replace` version
-    and every applied `append` version after it. `including` counts a version that is being
-    applied now; `upto` asks for the state as of an earlier version (rollback)."""
-    versions = ReceiptVersion.objects.filter(session=session)
-    applied = Q(state=ReceiptVersion.State.APPLIED)
-    if including is not None:
-        applied |= Q(pk=including.pk)
-    versions = versions.filter(applied)
-    if upto is not None:
-        versions = versions.filter(version__lte=upto)
-    rows = list(versions.order_by("version").values_list("version", "mode"))
-    start = 0
-    for index, (_, mode) in enumerate(rows):
-        if mode == ReceiptVersion.Mode.REPLACE:
-            start = index
-    return [number for number, _ in rows[start:]]
-
-
-def receipt_lines_in_effect(
-    session: ProcessingSession, *, including: ReceiptVersion | None = None, upto: int | None = None
-) -> QuerySet[ReceiptLine]:
-    numbers = effective_receipt_version_numbers(session, including=including, upto=upto)
-    return ReceiptLine.objects.filter(session=session, receipt_version__version__in=numbers)
-
-
-def active_job_for(session: ProcessingSession) -> Any:
-    from recalc.models import ACTIVE_JOB_STATUSES, RecalcJob
-
-    return RecalcJob.objects.filter(session=session, status__in=ACTIVE_JOB_STATUSES).first()
+__all__ = [
+    "active_job_for",
+    "check_engagement_access",
+    "effective_receipt_version_numbers",
+    "engagements_for_user",
+    "get_engagement_for",
+    "get_session_for",
+    "is_staff",
+    "receipt_lines_in_effect",
+    "role_in",
+    "session_for",
+    "session_list_for_user",
+    "with_session_figures",
+]

@@ -1,7 +1,6 @@
 from django.urls import path
 
-from recalc import views as job_views
-from sessions_app import notification_views, views
+from sessions_app import views
 
 app_name = "sessions_app"
 
@@ -21,12 +20,6 @@ urlpatterns = [
         views.receipt_reapply,
         name="receipt_reapply",
     ),
-    path(f"{session}recalculate/", job_views.session_recalculate_view, name="session_recalculate"),
-    path(f"{session}jobs/<int:job_pk>/", job_views.job_panel, name="job_panel"),
-    path(f"{session}jobs/<int:job_pk>/cancel/", job_views.job_cancel, name="job_cancel"),
-    path(f"{session}jobs/<int:job_pk>/apply/", job_views.job_apply, name="job_apply"),
-    path(f"{session}jobs/<int:job_pk>/discard/", job_views.job_discard, name="job_discard"),
-    path(f"{session}jobs/<int:job_pk>/resume/", job_views.job_resume, name="job_resume"),
     path(
         f"{session}employees/<str:employee_id>/",
         views.employee_detail,
@@ -37,15 +30,15 @@ urlpatterns = [
         views.employee_resolve,
         name="employee_resolve",
     ),
-    path("notifications/", notification_views.notification_list, name="notification_list"),
+    path("notifications/", views.notification_list, name="notification_list"),
     path(
         "notifications/<int:pk>/read/",
-        notification_views.notification_read,
+        views.notification_read,
         name="notification_read",
     ),
     path(
         "notifications/read-all/",
-        notification_views.notification_read_all,
+        views.notification_read_all,
         name="notification_read_all",
     ),
 ]

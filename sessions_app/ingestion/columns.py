@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from sessions_app.errors import InvalidFile, RowError, quote_value
+from core.errors import InvalidFile, RowError, quote_value
 
 ROLES: tuple[str, ...] = (
     "employee_id",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from itertools import chain, islice
 
-from sessions_app.errors import InvalidFile, RowError, quote_value
+from core.errors import InvalidFile, RowError, quote_value
 
 from .columns import ColumnsNotFound, match_columns, missing_roles
 from .dates import DEFAULT_DATE_FORMATS, detect_date_format, example_date, to_strptime

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessions_app.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 from .columns import ROLES
 from .dates import date_format_problem

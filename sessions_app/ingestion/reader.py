@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from sessions_app.errors import InvalidFile, RowError
+from core.errors import InvalidFile, RowError
 
 from .columns import Overrides, match_columns
 from .limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_LINES

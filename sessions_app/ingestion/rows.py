@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import cast
 
-from sessions_app.errors import RowError
+from core.errors import RowError
 
 from .amounts import (
     ZERO,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sessions_app.errors import RowError
+from core.errors import RowError
 
 from .amounts import ZERO, format_amount
 from .keyless import cells_text, classify

@@ -16,7 +16,7 @@ from decimal import Decimal
 from html import unescape
 from typing import Any
 
-from sessions_app.errors import InvalidFile
+from core.errors import InvalidFile
 
 from .limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_LINES, MAX_XLSX_EXPANDED_BYTES
 from .reader import Cell, RawTable, Record, file_error

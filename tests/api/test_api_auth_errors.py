@@ -15,8 +15,8 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from config.api_errors import api_error_for
-from sessions_app.errors import InvalidFile, RowError, SessionClosed
+from core.api_errors import api_error_for
+from core.errors import InvalidFile, RowError, SessionClosed
 
 pytestmark = pytest.mark.django_db
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from core.errors import NothingToExport
 from exports import services
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import change_summary
 from exports.services import export_batch_create
-from sessions_app.errors import NothingToExport
 from sessions_app.models import EmployeeRevision
 from tests.factories import EngagementFactory, ProcessingSessionFactory
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from core.errors import DomainError
 from exports.models import ExportBatch
 from exports.selectors import (
     change_summary,
@@ -28,7 +29,6 @@ from exports.services import (
     export_batch_void,
 )
 from recalc.services import session_recalculate
-from sessions_app.errors import DomainError
 from sessions_app.models import EmployeeRevision, ProcessingSession
 from sessions_app.services import (
     receipt_version_reapply,

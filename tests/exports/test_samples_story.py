@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from core.errors import NothingToExport
 from exports.models import ExportBatch
 from exports.selectors import change_summary, export_preview, session_proof
 from exports.services import export_batch_create, export_batch_file, export_batch_rebuild
-from sessions_app.errors import NothingToExport
 
 pytestmark = pytest.mark.django_db
 

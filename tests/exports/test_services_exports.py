@@ -10,6 +10,14 @@ import pytest
 from django.core.files.storage import default_storage
 
 from audit.models import ActivityEvent
+from core.errors import (
+    ConfirmRequired,
+    InvalidState,
+    JobActive,
+    NothingToExport,
+    SessionClosed,
+    ValidationFailed,
+)
 from exports.errors import ExportFileCorrupt
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import change_summary, export_preview, session_proof
@@ -19,14 +27,6 @@ from exports.services import (
     export_batch_mark_exported,
     export_batch_rebuild,
     export_batch_void,
-)
-from sessions_app.errors import (
-    ConfirmRequired,
-    InvalidState,
-    JobActive,
-    NothingToExport,
-    SessionClosed,
-    ValidationFailed,
 )
 from sessions_app.models import EmployeeRevision
 from sessions_app.services import revision_resolve, session_close, session_update

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
+from core.errors import JobActive
 from recalc import engine
 from recalc.models import RecalcJob
 from recalc.progress import APPLY_PAUSE_ENV, JobMonitor
 from recalc.services import recalc_job_cancel, recalc_job_run, session_recalculate
-from sessions_app.errors import JobActive
 from sessions_app.models import EmployeeRevision, ReceiptVersion
 from sessions_app.services import receipt_version_upload
 from tests.recalc.conftest import generated_amounts, history_rows, receipts_csv, revision_rows

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from recalc.lines import lines_insert
+from core.bulk import lines_insert
 from sessions_app.models import CardTransaction, ReceiptLine, ReceiptVersion
 from tests.factories import ProcessingSessionFactory
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from audit.models import ActivityEvent, Notification
+from core.errors import InvalidState, JobActive
 from recalc import engine, runner
 from recalc.apply import fields_not_written
 from recalc.models import RecalcJob
@@ -21,7 +22,6 @@ from recalc.services import (
     recalc_job_run,
     session_recalculate,
 )
-from sessions_app.errors import InvalidState, JobActive
 from sessions_app.models import EmployeeRevision, ProcessingSession, ReceiptVersion
 from sessions_app.selectors import receipt_lines_in_effect
 from sessions_app.services import revision_resolve, session_update
@@ -444,7 +444,7 @@ def test_it_configures_django_q2_so_a_running_job_is_never_delivered_twice():
 
 
 def test_it_refuses_to_enqueue_for_a_closed_session(make_session, operator):
-    from sessions_app.errors import SessionClosed
+    from core.errors import SessionClosed
     from sessions_app.services import session_close
 
     session = session_close(session=make_session(), reason="period closed", actor=operator)

@@ -22,7 +22,7 @@ def _from_session_page(session: Any) -> dict[str, str]:
 
 
 def _panel(session: Any, job: Any) -> str:
-    return reverse("sessions_app:job_panel", args=[session.pk, job.pk])
+    return reverse("recalc:job_panel", args=[session.pk, job.pk])
 
 
 @pytest.fixture
@@ -78,12 +78,12 @@ def test_the_session_page_shows_the_running_job_polling(
     detail = reverse("sessions_app:session_detail", args=[queued_job.session_id])
     html = operator_client.get(detail).content.decode()
     assert f'hx-get="{_panel(queued_job.session, queued_job)}"' in html
-    assert reverse("sessions_app:job_cancel", args=[queued_job.session_id, queued_job.pk]) in html
+    assert reverse("recalc:job_cancel", args=[queued_job.session_id, queued_job.pk]) in html
 
 
 def test_cancel_stops_a_queued_job(operator_client: Client, queued_job: RecalcJob) -> None:
     session = queued_job.session
-    url = reverse("sessions_app:job_cancel", args=[session.pk, queued_job.pk])
+    url = reverse("recalc:job_cancel", args=[session.pk, queued_job.pk])
     response = operator_client.post(url, headers=_from_session_page(session))
     html = response.content.decode()
     queued_job.refresh_from_db()
@@ -95,7 +95,7 @@ def test_cancel_stops_a_queued_job(operator_client: Client, queued_job: RecalcJo
 def test_cancelling_a_finished_job_says_why_not(operator_client: Client, make_session: Any) -> None:
     session = make_session()
     job = RecalcJob.objects.get(session=session)
-    url = reverse("sessions_app:job_cancel", args=[session.pk, job.pk])
+    url = reverse("recalc:job_cancel", args=[session.pk, job.pk])
     response = operator_client.post(url, headers=_from_session_page(session))
     assert response.status_code == 409
     assert "there is nothing to cancel" in response.content.decode()
@@ -108,7 +108,7 @@ def test_a_failed_job_can_be_resumed(
     session = queued_job.session
     detail = reverse("sessions_app:session_detail", args=[session.pk])
     assert "Resume from stage 1" in operator_client.get(detail).content.decode()
-    url = reverse("sessions_app:job_resume", args=[session.pk, queued_job.pk])
+    url = reverse("recalc:job_resume", args=[session.pk, queued_job.pk])
     with django_capture_on_commit_callbacks(execute=True):
         operator_client.post(url, headers=_from_session_page(session))
     queued_job.refresh_from_db()
@@ -121,7 +121,7 @@ def test_a_preview_can_be_discarded(
     session = make_session()
     version = upload_receipts(session, "receipts_2026_10_v2.csv", preview=True)
     job = RecalcJob.objects.get(receipt_version=version)
-    url = reverse("sessions_app:job_discard", args=[session.pk, job.pk])
+    url = reverse("recalc:job_discard", args=[session.pk, job.pk])
     response = operator_client.post(url)
     assert response.status_code == 302
     job.refresh_from_db()
@@ -134,7 +134,7 @@ def test_recalculate_starts_a_job_and_a_second_is_refused(
     operator_client: Client, make_session: Any
 ) -> None:
     session = make_session()
-    url = reverse("sessions_app:session_recalculate", args=[session.pk])
+    url = reverse("recalc:session_recalculate", args=[session.pk])
     first = operator_client.post(url, headers=_from_session_page(session))
     assert first.status_code == 200
     assert 'hx-trigger="every 1s"' in first.content.decode()
@@ -153,12 +153,9 @@ def test_viewers_see_progress_but_cannot_act(
     assert response.status_code == 200
     assert "Cancel" not in response.content.decode()
     for action in ("job_cancel", "job_apply", "job_discard", "job_resume"):
-        url = reverse(f"sessions_app:{action}", args=[session.pk, queued_job.pk])
+        url = reverse(f"recalc:{action}", args=[session.pk, queued_job.pk])
         assert client.post(url).status_code == 403
-    assert (
-        client.post(reverse("sessions_app:session_recalculate", args=[session.pk])).status_code
-        == 403
-    )
+    assert client.post(reverse("recalc:session_recalculate", args=[session.pk])).status_code == 403
     queued_job.refresh_from_db()
     assert queued_job.status == RecalcJob.Status.QUEUED
 
@@ -169,7 +166,7 @@ def test_another_engagement_sees_no_job(
     client.force_login(outsider)
     session = queued_job.session
     assert client.get(_panel(session, queued_job), headers=HTMX).status_code == 404
-    url = reverse("sessions_app:job_cancel", args=[session.pk, queued_job.pk])
+    url = reverse("recalc:job_cancel", args=[session.pk, queued_job.pk])
     assert client.post(url).status_code == 404
 
 
@@ -183,7 +180,7 @@ def test_a_job_of_another_session_is_not_found(
 def test_it_refuses_other_methods(operator_client: Client, queued_job: RecalcJob) -> None:
     session = queued_job.session
     assert operator_client.post(_panel(session, queued_job)).status_code == 405
-    url = reverse("sessions_app:job_cancel", args=[session.pk, queued_job.pk])
+    url = reverse("recalc:job_cancel", args=[session.pk, queued_job.pk])
     assert operator_client.get(url).status_code == 405
 
 
@@ -194,7 +191,7 @@ def test_a_closed_session_refuses_recalculation(
 
     session = make_session()
     session_close(session=session, reason="done", actor=operator)
-    url = reverse("sessions_app:session_recalculate", args=[session.pk])
+    url = reverse("recalc:session_recalculate", args=[session.pk])
     response = operator_client.post(url, follow=True)
     assert "is closed" in response.content.decode()
     assert ProcessingSession.objects.get(pk=session.pk).is_closed

@@ -14,6 +14,7 @@ from django.core.files.storage import FileSystemStorage, default_storage, storag
 from django.db import connection
 
 from audit.models import ActivityEvent
+from core.errors import InvalidState
 from exports.selectors import session_proof
 from exports.services import export_batch_create
 from sessions_app import archival
@@ -31,7 +32,6 @@ from sessions_app.archival import (
     session_restore,
     sessions_archive_closed_before,
 )
-from sessions_app.errors import InvalidState
 from sessions_app.models import CardTransaction, ProcessingSession, ReceiptLine
 from sessions_app.services import receipt_version_reapply, session_close
 

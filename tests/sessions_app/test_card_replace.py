@@ -16,12 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from audit.models import ActivityEvent
-from exports.selectors import session_proof
-from exports.services import export_batch_create, export_batch_void
-from recalc.models import RecalcJob
-from recalc.services import session_recalculate
-from sessions_app import services
-from sessions_app.errors import (
+from core.errors import (
     CardReplaceNotAllowed,
     DuplicateFile,
     InvalidFile,
@@ -29,7 +24,12 @@ from sessions_app.errors import (
     SessionClosed,
     ValidationFailed,
 )
+from exports.selectors import session_proof
+from exports.services import export_batch_create, export_batch_void
+from recalc.models import RecalcJob
+from recalc.services import session_recalculate
 from sessions_app.models import CardTransaction, EmployeeRevision, ProcessingSession
+from sessions_app.services import card as card_services
 from sessions_app.services import (
     card_replace_refusal,
     import_profile_save,
@@ -423,13 +423,13 @@ def test_a_statement_racing_a_pvault_export_is_either_refused_or_exported_after_
         pytest.skip("needs PostgreSQL: row locks and concurrent connections")
     session = make_session()
     old_lines = CardTransaction.objects.filter(session=session).count()
-    real_swap = services._card_statement_swap
+    real_swap = card_services._card_statement_swap
 
     def slow_swap(*args: Any, **kwargs: Any) -> None:  # holds the session lock a while
         time.sleep(0.3)
         real_swap(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_card_statement_swap", slow_swap)
+    monkeypatch.setattr(card_services, "_card_statement_swap", slow_swap)
 
     def replace() -> Any:
         if head_start == "export":

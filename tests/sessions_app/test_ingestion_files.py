@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sessions_app.errors import InvalidFile, ValidationFailed
+from core.errors import InvalidFile, ValidationFailed
 from sessions_app.ingestion import (
     ColumnsNotFound,
     ImportSettings,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sessions_app.errors import InvalidFile
+from core.errors import InvalidFile
 from sessions_app.ingestion import ColumnsNotFound, ParsedLine, parse_statement
 from sessions_app.ingestion.amounts import AmountFormatError, parse_amount, parse_plain_amount
 from sessions_app.ingestion.dates import (

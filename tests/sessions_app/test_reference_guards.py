@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
-from recalc.lines import lines_insert
+from core.bulk import lines_insert
 from sessions_app.models import (
     CardTransaction,
     EmployeeRevision,

@@ -6,8 +6,8 @@ import pytest
 from django.core.files.storage import default_storage
 
 from audit.models import ActivityEvent
+from core.errors import DuplicateFile, InvalidFile, SessionClosed, StaleVersion
 from recalc.models import RecalcJob
-from sessions_app.errors import DuplicateFile, InvalidFile, SessionClosed, StaleVersion
 from sessions_app.models import (
     CardTransaction,
     EmployeeRevision,

@@ -88,20 +88,18 @@ def test_a_preview_upload_shows_the_diff_and_applies_on_confirmation(
     # The answer came before the worker ran: the panel polls until the preview is ready.
     assert 'hx-trigger="every 1s"' in response.content.decode()
     assert job.status == RecalcJob.Status.AWAITING_CONFIRMATION
-    poll = operator_client.get(
-        reverse("sessions_app:job_panel", args=[session.pk, job.pk]), headers=HTMX
-    )
+    poll = operator_client.get(reverse("recalc:job_panel", args=[session.pk, job.pk]), headers=HTMX)
     assert poll.status_code == 286
     html = poll.content.decode()
     assert "Preview of receipts v2: nothing has changed yet" in html
     assert "155.00 → 155.75" in html
-    assert reverse("sessions_app:job_apply", args=[session.pk, job.pk]) in html
+    assert reverse("recalc:job_apply", args=[session.pk, job.pk]) in html
     # Nothing changed until applied.
     e1001 = EmployeeRevision.objects.get(session=session, employee_id="E1001")
     assert str(e1001.receipt_amount) == "155.00"
     with django_capture_on_commit_callbacks(execute=True):
         applied = operator_client.post(
-            reverse("sessions_app:job_apply", args=[session.pk, job.pk]),
+            reverse("recalc:job_apply", args=[session.pk, job.pk]),
             headers=_from_session_page(session),
         )
     assert applied.status_code == 200

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
-from sessions_app.errors import DomainError
+from core.errors import DomainError
 from sessions_app.models import Engagement, Membership
 from sessions_app.services import engagement_create, membership_grant
 

@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sessions_app.errors import DomainError, InvalidFile
+from core.errors import DomainError, InvalidFile
 from sessions_app.ingestion import (
     ImportSettings,
     ParsedFile,

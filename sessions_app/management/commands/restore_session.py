@@ -11,8 +11,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from core.errors import DomainError
 from sessions_app.archival import RESTORED, archive_manifest_for, session_restore
-from sessions_app.errors import DomainError
 from sessions_app.management.commands.archive_sessions import actor_named, rich_console
 from sessions_app.models import ProcessingSession
 

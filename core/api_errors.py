@@ -17,7 +17,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from sessions_app.errors import DomainError, InvalidFile
+from core.errors import DomainError, InvalidFile
 
 
 class ApiError:

@@ -1,5 +1,6 @@
-"""Storing statement lines at upload with COPY: a drop-in for `bulk_create` offered to
-sessions_app.services (the benchmark measures both).
+"""Bulk inserts with COPY: `lines_insert` is a drop-in for `bulk_create` used to store
+statement lines at upload (the benchmark measures both); `copy_rows` streams rows into any
+table, the recalculation's scratch tables included.
 
 At 100k employees an upload stores 500k card and 500k receipt lines; `bulk_create` builds
 one INSERT of 5000 rows at a time and returns their ids, which nobody reads. COPY streams
@@ -8,15 +9,14 @@ batches, consuming `lines` lazily so a generator never sits whole in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain, islice
 from operator import attrgetter, itemgetter
 from typing import Any
 
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
-
-from recalc.tables import copy_rows
 
 LINE_BATCH_SIZE = 5000
 
@@ -53,6 +53,18 @@ def lines_insert(
     table = quote(model._meta.db_table)
     copy_rows(connection, f"COPY {table} ({columns}) FROM STDIN", counted)
     return counted.count
+
+
+def copy_rows(connection: BaseDatabaseWrapper, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    # COPY bypasses Django's cursor wrapper, so its errors are translated here: a dropped
+    # connection must surface as django.db.OperationalError to be retried like any other.
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def _bulk_create_in_batches(model: type[Model], lines: Iterator[Model], batch_size: int) -> int:

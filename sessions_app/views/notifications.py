@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import Notification
 from audit.services import notification_mark_read, notifications_mark_all_read
-from sessions_app.views import HtmxHttpRequest, htmx_fragment
+from core.htmx import HtmxHttpRequest, htmx_fragment
 
 TEMPLATE = "sessions_app/notification_list.html"
 PER_PAGE = 50
