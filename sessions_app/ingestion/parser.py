@@ -227,13 +227,12 @@ def _row_errors(reader: RowReader, layout: Layout, settings: ImportSettings) -> 
         tried = f"the import profile's date_format {settings.date_format!r}"
     else:
         tried = (
-            "the formats tried: "
-            + ", ".join(example_date(pattern) for pattern in DEFAULT_DATE_FORMATS)
-            + " (31 October 2026 in each)"
+            "any format tried (ISO 2026-10-31; day-first and month-first with / - or ., "
+            "e.g. 31/10/2026, 10/31/2026, 31.10.26, 10-31-2026; 31-Oct-2026; Oct 31, 2026)"
         )
     message = (
-        f"{len(failures):,} dates of the column do not read with {tried}. Set date_format in "
-        f"the import profile (e.g. mm-dd-yyyy). First lines that fail: {listed}."
+        f"{len(failures):,} dates of the column do not read with {tried}. Set date_format "
+        f"in the import profile (e.g. mm-dd-yyyy). First lines that fail: {listed}."
     )
     first = failures[0]
     return sorted(

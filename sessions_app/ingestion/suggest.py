@@ -174,10 +174,14 @@ def _choose(columns: Sequence[_Column]) -> dict[str, int]:
     take("date", dates, lambda c: (_hinted(c, "date"), "post" not in c.header.lower(), -c.position))
     texts = [c for c in free if c.amounts < 0.5 and c.dates < 0.5 and c.distinct < 0.9]
     take("employee_id", texts or free, lambda c: (_hinted(c, "employee_id"), -c.distinct))
-    names = [c for c in free if _hinted(c, "employee_name") and c.amounts < 0.5]
-    take("employee_name", names, lambda c: (-abs(c.distinct - 0.2), -c.position))
     merchants = [c for c in free if _hinted(c, "merchant") and c.amounts < 0.5 and c.dates < 0.5]
     take("merchant", merchants, lambda c: (c.distinct, -c.position))
+    names = [
+        c
+        for c in free
+        if _hinted(c, "employee_name") and not _hinted(c, "merchant") and c.amounts < 0.5
+    ]
+    take("employee_name", names, lambda c: (-abs(c.distinct - 0.2), -c.position))
     references = [c for c in free if _hinted(c, "receipt_id") and c.dates < 0.5]
     take("receipt_id", references, lambda c: (c.distinct, -c.position))
     return mapping
