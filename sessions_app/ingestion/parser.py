@@ -10,7 +10,7 @@ from itertools import chain, islice
 from core.errors import InvalidFile, RowError, quote_value
 
 from .columns import ColumnsNotFound, match_columns, missing_roles
-from .dates import DEFAULT_DATE_FORMATS, detect_date_format, example_date, to_strptime
+from .dates import detect_date_format, example_date, to_strptime
 from .keyless import evidence_columns
 from .profile import ImportSettings
 from .reader import SAMPLE_RECORDS, RawRow, RawTable, Record, file_error, read_table

@@ -80,7 +80,10 @@ def test_a_profile_column_must_be_headers(columns: dict[str, object]) -> None:
 
 
 def test_headers_fold_accents() -> None:
-    text = "NOME PORTADOR;DATA TRANSAÇÃO;VALOR TRANSAÇÃO;NOME FAVORECIDO\nJOÃO;31/10/2012;1.234,56;LOJA\n"
+    text = (
+        "NOME PORTADOR;DATA TRANSAÇÃO;VALOR TRANSAÇÃO;NOME FAVORECIDO\n"
+        "JOÃO;31/10/2012;1.234,56;LOJA\n"
+    )
     settings = ImportSettings(
         columns={
             "employee_id": "Nome Portador",

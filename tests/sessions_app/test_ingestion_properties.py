@@ -113,8 +113,8 @@ def test_every_charge_is_counted_or_the_file_is_refused(generated: Generated) ->
     except InvalidFile as refused:
         assert refused.error_count >= 1
         assert (
-            generated.keyless_charges
-            and not generated.unassigned
+            (generated.keyless_charges
+            and not generated.unassigned)
             or any(
                 "does not match" in error.message or "truncated" in error.message
                 for error in refused.errors
