@@ -55,7 +55,8 @@ def parse_statement(
         reader = RowReader(layout, separator, date_pattern, settings, currency=currency)
         body = islice(table.records(), header_at + 1, None)
         reader.read_all(body, cells_are_text=table.cells_are_text)
-    errors = _truncation_errors(table, layout, file_label) + _row_errors(reader, layout, settings)
+    row_errors = _row_errors(reader, layout, settings)
+    errors = _truncation_errors(table, layout, file_label, row_errors) + row_errors
     if errors:
         raise InvalidFile(errors, file_label=file_label)
     reader.note_warning()
@@ -187,8 +188,11 @@ def _date_pattern(body: list[RawRow], layout: Layout, settings: ImportSettings) 
     return detect_date_format(texts)
 
 
-def _truncation_errors(table: RawTable, layout: Layout, file_label: str) -> list[RowError]:
-    """A last record cut short by the end of the file: the file looks truncated."""
+def _truncation_errors(
+    table: RawTable, layout: Layout, file_label: str, row_errors: list[RowError]
+) -> list[RowError]:
+    """A last record cut short by the end of the file: the file looks truncated. So does
+    one that does not end with a line break and does not read (a value cut in two)."""
     tail = table.tail
     if tail.open_quote:
         message = (
@@ -197,8 +201,16 @@ def _truncation_errors(table: RawTable, layout: Layout, file_label: str) -> list
         )
         return [RowError(tail.line, None, None, message)]
     width = layout.width
-    if tail.ends_with_line_break or not tail.line or tail.width >= width:
+    if tail.ends_with_line_break or not tail.line:
         return []
+    if tail.width >= width:
+        if not any(error.line == tail.line for error in row_errors):
+            return []
+        message = (
+            f"{file_label} looks truncated: its last line ({tail.line}) does not end with a "
+            "line break and cannot be read (expected a complete line and a line break)."
+        )
+        return [RowError(tail.line, None, None, message)]
     message = (
         f"{file_label} looks truncated: its last line ({tail.line}) stops without a line "
         f"break after {tail.width} of the {width} cells the header has (expected "

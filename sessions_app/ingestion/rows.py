@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
+from typing import TypeVar, cast
 
 from core.errors import RowError
 
@@ -34,6 +34,9 @@ _SEPARATOR_FREE = re.compile(r"[^.,\s]*")
 OTHER_SEPARATOR = {".": ",", ",": "."}
 # Merchants repeat; lines share one string per merchant, up to this many merchants.
 _SHARED_MERCHANTS = 10_000
+# Lines read by `read` share their repeated values, up to this many distinct ones.
+_SHARED_VALUES = 200_000
+_Shared = TypeVar("_Shared")
 _ABSENT = 1 << 62  # the position of a role the file lacks: beyond every row
 _MAX_ID, _MAX_NAME, _MAX_MERCHANT, _MAX_RECEIPT = (
     FIELD_LENGTHS[role] for role in ("employee_id", "employee_name", "merchant", "receipt_id")
@@ -140,6 +143,7 @@ class RowReader(SummaryRowRules):
         # Text dates (each read once) and dates of spreadsheet number cells.
         self._dates: dict[str, datetime.date | None] = {}
         self._number_dates: dict[str, datetime.date | None] = {}
+        self._shared: dict[object, object] = {}
         # Whether every text amount so far reads with "." and with ",".
         self._separator_fits = {".": True, ",": True} if choose_separator else None
         self._date_formats = DateFormatChooser() if choose_date_format else None
@@ -275,16 +279,26 @@ class RowReader(SummaryRowRules):
         self._lines_above += 1
         if len(self.errors) == errors_before:
             self.unassigned_lines += unassigned
-            line = ParsedLine(
-                line_number=row.line_number,
-                employee_id=key,
-                employee_name=name,
-                amount=amount,
-                date=when,
-                merchant=self.layout.text(row, "merchant"),
-                receipt_id=self.layout.text(row, "receipt_id"),
+            share = self._share
+            line = make_line(
+                row.line_number,
+                share(key),
+                share(name),
+                share(amount),
+                share(when),
+                share(self.layout.text(row, "merchant")),
+                self.layout.text(row, "receipt_id"),
             )
             self.lines.append(line)
+
+    def _share(self, value: _Shared) -> _Shared:
+        """One object per distinct key, name, merchant, amount and date (up to a bound):
+        a workbook's rows arrive as new objects each, and two million lines of them
+        would not fit in an upload's memory."""
+        shared = self._shared
+        if len(shared) < _SHARED_VALUES:
+            return shared.setdefault(value, value)
+        return shared.get(value, value)
 
     def _check_lengths(self, row: RawRow, *, key: str, name: str) -> None:
         texts = {

@@ -19,24 +19,13 @@ from .reader import RawRow, RawTable
 SAMPLE_ROWS = 300
 # Header words that make a column the likelier choice for a role (accents folded).
 HINTS: dict[str, tuple[str, ...]] = {
-    "employee_id": (
-        "employee",
-        "emp",
-        "staff",
-        "cardholder",
-        "holder",
-        "portador",
-        "cpf",
-        "card",
-        "cartao",
-        "division",
-        "divison",
-        "servicearea",
-        "directorate",
-        "department",
-    ),
+    "employee_id": ("employee", "emp", "staff", "cardholder", "holder", "portador", "cpf", "card"),
+    # A unit is a key too (spending by department), when no person column is found.
+    "unit": ("division", "divison", "servicearea", "directorate", "department", "costcentre"),
     "employee_name": ("name", "nome", "nom", "holder", "portador"),
-    "amount": ("amount", "amt", "valor", "value", "montant", "importe", "total", "gross", "net"),
+    "amount": ("amount", "amt", "valor", "value", "montant", "importe", "total", "gross"),
+    # Parts of an amount: what a charge costs is the gross figure, not these.
+    "amount_part": ("net", "vat", "gst", "hst", "pst", "tax", "tip", "fee"),
     "date": ("date", "data", "fecha", "datum", "posted"),
     "merchant": (
         "merchant",
@@ -169,11 +158,19 @@ def _choose(columns: Sequence[_Column]) -> dict[str, int]:
             free.remove(best)
 
     amounts = [c for c in free if c.amounts >= 0.9 and c.dates < 0.5]
-    take("amount", amounts, lambda c: (_hinted(c, "amount"), c.decimals, -c.position))
+    take(
+        "amount",
+        amounts,
+        lambda c: (_hinted(c, "amount"), not _hinted(c, "amount_part"), c.decimals, -c.position),
+    )
     dates = [c for c in free if c.dates >= 0.9]
     take("date", dates, lambda c: (_hinted(c, "date"), "post" not in c.header.lower(), -c.position))
     texts = [c for c in free if c.amounts < 0.5 and c.dates < 0.5 and c.distinct < 0.9]
-    take("employee_id", texts or free, lambda c: (_hinted(c, "employee_id"), -c.distinct))
+    take(
+        "employee_id",
+        texts or free,
+        lambda c: (_hinted(c, "employee_id"), _hinted(c, "unit"), -c.distinct),
+    )
     merchants = [c for c in free if _hinted(c, "merchant") and c.amounts < 0.5 and c.dates < 0.5]
     take("merchant", merchants, lambda c: (c.distinct, -c.position))
     names = [

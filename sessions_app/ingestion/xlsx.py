@@ -1,9 +1,10 @@
 """XLSX workbooks read as a stream (openpyxl read-only mode), within the limits.
 
 A workbook is a zip: a few hundred kilobytes can expand to gigabytes of sheet or of
-shared strings. Its parts are measured before it is opened, the shared strings are scanned
-for an over-long text without being held, and the rows are read one at a time, afresh on
-every reading, so memory stays bounded whatever the sheet claims."""
+shared strings. Its parts are measured before it is opened, the shared strings and sheets
+are scanned for an over-long text without being held (openpyxl would load a shared string
+or a cell whole), and the rows are read one at a time, afresh on every reading, so memory
+stays bounded whatever the sheet claims."""
 
 from __future__ import annotations
 
@@ -51,13 +52,15 @@ def _check_parts(data: bytes, file_label: str) -> None:
                 "as CSV, or remove what makes it so large.",
                 file_label=file_label,
             )
-        if "xl/sharedStrings.xml" in archive.namelist():
-            with archive.open("xl/sharedStrings.xml") as strings:
-                _check_shared_strings(strings, file_label)
+        for name in archive.namelist():
+            # The shared strings and the sheets are where a cell's text can be.
+            if name.startswith("xl/") and name.endswith(".xml") and "theme" not in name:
+                with archive.open(name) as part:
+                    _check_texts(part, file_label)
 
 
-def _check_shared_strings(stream: io.BufferedIOBase | zipfile.ZipExtFile, file_label: str) -> None:
-    """Refuse a text longer than a cell may be, reading the strings a chunk at a time."""
+def _check_texts(stream: io.BufferedIOBase | zipfile.ZipExtFile, file_label: str) -> None:
+    """Refuse a text longer than a cell may be, reading the part a chunk at a time."""
     carry = b""
     while True:
         chunk = stream.read(_CHUNK)
