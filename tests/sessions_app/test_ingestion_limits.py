@@ -129,7 +129,11 @@ from core.errors import InvalidFile
 from sessions_app.services.uploads import statement_read
 from tests.sessions_app.xlsx_files import huge_header_cell, sheet_bomb
 
-files = {"bomb": sheet_bomb(), "shared": huge_header_cell(200), "inline": huge_header_cell(200, shared=False)}
+files = {
+    "bomb": sheet_bomb(),
+    "shared": huge_header_cell(200),
+    "inline": huge_header_cell(200, shared=False),
+}
 outcome = {}
 for name, data in files.items():
     try:
