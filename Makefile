@@ -28,9 +28,13 @@ run: demo
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-2} $(PYTEST_ARGS)
 
+# ruff, then types (mypy loads config.settings_typecheck: no DEBUG or SECRET_KEY needed),
+# then the layers of docs/architecture.md (import-linter).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/recalc.py

@@ -109,7 +109,7 @@ def exception_rate(sessions: QuerySet[ProcessingSession]) -> dict[str, Any]:
         )
         .order_by("created_at", "pk")
     )
-    per_session = [
+    per_session: list[dict[str, Any]] = [
         {
             "session_id": session.pk,
             "session": session.name,

@@ -26,9 +26,13 @@ class DateRangeForm(forms.Form):
 
 
 class AuditLogFilterForm(DateRangeForm):
-    actor = forms.ModelChoiceField(queryset=None, required=False, empty_label="Anyone")
+    actor: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Anyone"
+    )
     verb = forms.ChoiceField(required=False, label="What happened")
-    session = forms.ModelChoiceField(queryset=None, required=False, empty_label="Any session")
+    session: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Any session"
+    )
 
     def __init__(self, *args: Any, engagement: Engagement, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

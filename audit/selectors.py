@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Field, Q, QuerySet
 from django.utils import timezone
 
 from audit.models import ActivityEvent
@@ -150,10 +150,11 @@ def _display(record: Any, name: str) -> str:
 def _field_changes(older: Any, newer: Any) -> list[FieldChange]:
     changes = []
     for name in REVISION_DIFF_FIELDS:
-        attname = EmployeeRevision._meta.get_field(name).attname
-        if getattr(older, attname) == getattr(newer, attname):
+        field = EmployeeRevision._meta.get_field(name)
+        assert isinstance(field, Field)  # REVISION_DIFF_FIELDS names concrete fields only
+        if getattr(older, field.attname) == getattr(newer, field.attname):
             continue
-        label = str(EmployeeRevision._meta.get_field(name).verbose_name)
+        label = str(field.verbose_name)
         changes.append(FieldChange(name, label, _display(older, name), _display(newer, name)))
     return changes
 

@@ -10,8 +10,6 @@ from audit.context import current_origin
 from audit.models import ActivityEvent, Notification
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-
     from sessions_app.models import Engagement, ProcessingSession
 
 
@@ -19,7 +17,7 @@ def activity_event_record(
     *,
     verb: str,
     message: str,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
+    actor: Any = None,
     engagement: Engagement | None = None,
     session: ProcessingSession | None = None,
     details: dict[str, Any] | None = None,

@@ -3,6 +3,7 @@ download, void (asks for a reason) and verify, each through the exports services
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
@@ -94,9 +95,7 @@ class ExportBatchAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
                 outcomes.append(
                     outcome_of(
                         str(batch),
-                        lambda batch=batch: export_batch_void(
-                            batch=batch, reason=reason, actor=request.user
-                        ),
+                        partial(export_batch_void, batch=batch, reason=reason, actor=request.user),
                         "voided; its employees are back to their previous export.",
                     )
                 )

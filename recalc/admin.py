@@ -3,6 +3,8 @@ same services as the job page and the API."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -41,7 +43,7 @@ class RecalcJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         outcomes = [
             outcome_of(
                 f"Job {job.pk} ({job.session})",
-                lambda job=job: recalc_job_cancel(job=job, actor=request.user),
+                partial(recalc_job_cancel, job=job, actor=request.user),
                 "cancelled (a running job stops at its next stage).",
             )
             for job in queryset.select_related("session").order_by("pk")
@@ -53,7 +55,7 @@ class RecalcJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         outcomes = [
             outcome_of(
                 f"Job {job.pk} ({job.session})",
-                lambda job=job: recalc_job_resume(job=job, actor=request.user),
+                partial(recalc_job_resume, job=job, actor=request.user),
                 "resumed from its last completed stage.",
             )
             for job in queryset.select_related("session").order_by("pk")

@@ -3,6 +3,7 @@ same services as pages and API; actions report one message per selected session.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -24,7 +25,7 @@ from core.errors import DomainError
 from exports.services import exports_bulk_create
 from recalc.services import session_recalculate
 from sessions_app.archival import ARCHIVED, RESTORED, session_archive, session_restore
-from sessions_app.bulk import sessions_bulk_close
+from sessions_app.bulk import BulkItemResult, sessions_bulk_close
 from sessions_app.ingestion import ImportSettings
 from sessions_app.models import (
     CardTransaction,
@@ -330,9 +331,7 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
             outcomes.append(
                 outcome_of(
                     str(session),
-                    lambda session=session: session_recalculate(
-                        session=session, actor=request.user
-                    ),
+                    partial(session_recalculate, session=session, actor=request.user),
                     "recalculation queued.",
                 )
             )
@@ -379,7 +378,7 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
         report_outcomes(self, request, outcomes)
 
 
-def _close_outcome(by_id: dict[int, ProcessingSession], item: dict[str, Any]) -> ItemOutcome:
+def _close_outcome(by_id: dict[int, ProcessingSession], item: BulkItemResult) -> ItemOutcome:
     session = by_id[item["session_id"]]
     if item["ok"]:
         return ItemOutcome(label=str(session), ok=True, text="closed.")

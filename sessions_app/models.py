@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Final, TypedDict
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -8,7 +10,16 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+
+class MoneyDigits(TypedDict):
+    """The precision of every amount column and expression: `DecimalField(**MONEY)`. Typed
+    per key, so a splat gives each of DecimalField's parameters its own type."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: Final[MoneyDigits] = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 
@@ -274,7 +285,19 @@ class ReceiptVersion(models.Model):
 # (PostgreSQL would fire one check per row and reference: 4 s for 500k receipt lines) but
 # the set-based guards of sessions_app.reference_guards (migration 0003_reference_guards). The
 # composite indexes serve every lookup by session or version.
-LINE_PARENT = {"on_delete": models.CASCADE, "db_constraint": False, "db_index": False}
+
+
+class LineParent(TypedDict):
+    on_delete: Callable[..., None]
+    db_constraint: bool
+    db_index: bool
+
+
+LINE_PARENT: Final[LineParent] = {
+    "on_delete": models.CASCADE,
+    "db_constraint": False,
+    "db_index": False,
+}
 
 
 class CardTransaction(models.Model):

@@ -82,8 +82,9 @@ def classify(
         raise ValueError("tolerance cannot be negative")
     if not has_card_lines:
         return STATUS_NO_CARD_ACTIVITY
-    difference = receipt_amount - car_amount
-    if abs(difference) <= tolerance:
+    difference: Decimal | int = receipt_amount - car_amount
+    gap = -difference if difference < 0 else difference
+    if gap <= tolerance:
         return STATUS_MATCHED
     if difference < 0:
         return STATUS_MISSING_RECEIPTS

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -82,7 +81,7 @@ def _file_upload(
     request: HtmxHttpRequest,
     pk: int,
     *,
-    form_class: type[forms.Form],
+    form_class: type[ReceiptUploadForm | CardReplaceForm],
     template: str,
     form_id: str,
     url_name: str,

@@ -13,10 +13,10 @@ import pytest
 from django.db import connection
 
 from core.errors import NothingToExport
-from exports import services
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import change_summary
 from exports.services import export_batch_create
+from exports.services import generate as services
 from sessions_app.models import EmployeeRevision
 from tests.factories import EngagementFactory, ProcessingSessionFactory
 

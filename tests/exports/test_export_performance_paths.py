@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from exports import services, snapshots
+from exports import snapshots
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import change_summary
 from exports.services import (
@@ -22,6 +22,7 @@ from exports.services import (
     export_batch_stored_bytes,
     export_batch_void,
 )
+from exports.services import generate as services
 from sessions_app.models import EmployeeRevision, ProcessingSession
 
 pytestmark = pytest.mark.django_db

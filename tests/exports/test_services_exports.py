@@ -155,7 +155,7 @@ def test_it_leaves_no_file_behind_when_generation_fails_after_writing(
     def broken(*args, **kwargs):
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr("exports.services._generated_event", broken)
+    monkeypatch.setattr("exports.services.generate._generated_event", broken)
     with pytest.raises(RuntimeError):
         export_batch_create(session=session, export_type="pvault", actor=operator)
 
@@ -214,13 +214,13 @@ def test_it_takes_the_next_code_when_another_session_took_it_first(
     acme = make_session()
     other = make_session(engagement=EngagementFactory(name="Globex", slug="globex"))
     export_batch_create(session=other, export_type="pvault", actor=operator)
-    real = __import__("exports.services", fromlist=["_next_sequence"])._next_sequence
+    real = __import__("exports.services.generate", fromlist=["_next_sequence"])._next_sequence
     answers = iter([1])  # as if the other session's batch were not committed yet
 
     def racing(export_type: str, period: str) -> int:
         return next(answers, None) or real(export_type, period)
 
-    monkeypatch.setattr("exports.services._next_sequence", racing)
+    monkeypatch.setattr("exports.services.generate._next_sequence", racing)
     batch, _ = export_batch_create(session=acme, export_type="pvault", actor=operator)
 
     assert batch.batch_code == "PV-2026-10-002"

@@ -211,7 +211,7 @@ def test_it_refuses_a_manifest_rewritten_with_a_fresh_seal(closed_session, opera
     path = Path(archive.location) / result.location / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["tables"]["card_transactions"]["amount_sum"] = "1.00"
-    manifest["seal"] = archival._seal(manifest)
+    manifest["seal"] = archival.manifest._seal(manifest)
     path.write_text(json.dumps(manifest))
 
     with pytest.raises(ArchiveCorrupt, match="not the one recorded"):
@@ -282,7 +282,7 @@ def test_it_keeps_the_lines_when_the_final_transaction_fails(
     def broken_event(**kwargs: Any) -> None:
         raise RuntimeError("audit database unavailable")
 
-    monkeypatch.setattr(archival, "activity_event_record", broken_event)
+    monkeypatch.setattr(archival.services, "activity_event_record", broken_event)
 
     with pytest.raises(RuntimeError):
         session_archive(session=closed_session, actor=operator)

@@ -63,10 +63,7 @@ class Command(BaseCommand):
         return user
 
     def _sessions(self, engagement: Engagement, operator: Any) -> None:
-        october = {
-            "period_start": datetime.date(2026, 10, 1),
-            "period_end": datetime.date(2026, 10, 31),
-        }
+        october_start, october_end = datetime.date(2026, 10, 1), datetime.date(2026, 10, 31)
         first = session_create(
             engagement=engagement,
             name="October 2026",
@@ -74,7 +71,8 @@ class Command(BaseCommand):
             card_file=_file("car_2026_10.csv"),
             receipts_file=_file("receipts_2026_10_v1.csv"),
             actor=operator,
-            **october,
+            period_start=october_start,
+            period_end=october_end,
         )
         self._run_jobs()
         receipt_version_upload(
@@ -91,7 +89,8 @@ class Command(BaseCommand):
             card_file=_file("car_2026_10.csv"),
             receipts_file=_file("receipts_2026_10_v1.csv"),
             actor=operator,
-            **october,
+            period_start=october_start,
+            period_end=october_end,
         )
         self._run_jobs()
         receipt_version_upload(
