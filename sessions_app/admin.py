@@ -123,7 +123,7 @@ class ImportProfileAdminForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         try:
             ImportSettings.from_dict({**data, "columns": data.get("columns") or {}})
         except DomainError as error:

@@ -166,12 +166,19 @@ class ColumnsNotFound(InvalidFile):
         self.found_headers = found_headers
         self.missing_roles = missing
         self.suggestion = dict(suggestion or {})
+        columns = self.suggestion.get("columns")
+        # Role -> header proposed from the content, for a mapping form.
+        self.suggested_columns: dict[str, str] = (
+            {str(role): str(header) for role, header in columns.items()}
+            if isinstance(columns, dict)
+            else {}
+        )
         self.columns = {"found": list(found_headers), "missing": list(missing)}
         message = _missing_message(found_headers, missing, overrides or {})
-        if self.suggestion.get("columns"):
+        if self.suggested_columns:
             proposed = ", ".join(
                 f'{ROLE_LABELS[role]} = "{header}"'
-                for role, header in self.suggestion["columns"].items()  # type: ignore[attr-defined]
+                for role, header in self.suggested_columns.items()
             )
             message += f" Suggested mapping from the content: {proposed}."
         super().__init__([RowError(None, None, None, message)], file_label=file_label)

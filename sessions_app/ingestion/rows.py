@@ -297,8 +297,8 @@ class RowReader(SummaryRowRules):
         would not fit in an upload's memory."""
         shared = self._shared
         if len(shared) < _SHARED_VALUES:
-            return shared.setdefault(value, value)
-        return shared.get(value, value)
+            return cast("_Shared", shared.setdefault(value, value))
+        return cast("_Shared", shared.get(value, value))
 
     def _check_lengths(self, row: RawRow, *, key: str, name: str) -> None:
         texts = {

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
 from html import unescape
-from typing import Any
+from typing import IO, Any
 
 from core.errors import InvalidFile
 
@@ -59,7 +59,7 @@ def _check_parts(data: bytes, file_label: str) -> None:
                     _check_texts(part, file_label)
 
 
-def _check_texts(stream: io.BufferedIOBase | zipfile.ZipExtFile, file_label: str) -> None:
+def _check_texts(stream: IO[bytes], file_label: str) -> None:
     """Refuse a text longer than a cell may be, reading the part a chunk at a time."""
     carry = b""
     while True:

@@ -191,7 +191,7 @@ def _mapping_form_for(error: ColumnsNotFound, form: SessionCreateForm) -> Column
     stem = (getattr(upload, "name", "") or "").rsplit(".", 1)[0]
     return ColumnMappingForm(
         headers=error.found_headers,
-        suggestion=error.suggestion.get("columns") or {},
+        suggestion=error.suggested_columns,
         initial={
             "engagement": engagement.pk,
             "profile_field": "receipts_profile" if for_receipts else "card_profile",
@@ -210,8 +210,8 @@ def import_profile_new(request: HtmxHttpRequest) -> HttpResponse:
     engagement = get_engagement_for(request.user, data.get("engagement") or "0", write=True)
     if request.method == "GET":
         suggestion = {
-            key.removeprefix("suggest_"): value
-            for key, value in request.GET.items()
+            key.removeprefix("suggest_"): str(request.GET[key])
+            for key in request.GET
             if key.startswith("suggest_")
         }
         form = ColumnMappingForm(

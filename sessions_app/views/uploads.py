@@ -120,7 +120,7 @@ def _upload_refused(
     context["upload_error"] = error
     context["duplicate"] = isinstance(error, DuplicateFile)
     if isinstance(error, ColumnsNotFound):
-        suggested = error.suggestion.get("columns") or {}
+        suggested = error.suggested_columns
         context["profile_query"] = urlencode(
             {
                 **{f"suggest_{role}": header for role, header in suggested.items()},
