@@ -33,7 +33,8 @@ DELIMITER_CANDIDATES: tuple[str, ...] = (",", ";", "\t", "|")
 SAMPLE_RECORDS = 30
 BINARY_SAMPLE_CHARS = 8192
 _TEXT_CONTROLS = frozenset("\t\n\r\f\v")
-_LONG_LINE = re.compile(f"[^\r\n]{{{MAX_CELL_CHARS + 1}}}")
+# Anchored at line starts (MULTILINE), so the search costs one pass over the text.
+_LONG_LINE = re.compile(f"^[^\\r\\n]{{{MAX_CELL_CHARS + 1}}}", re.MULTILINE)
 
 
 @dataclass(frozen=True)

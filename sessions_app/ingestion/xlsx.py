@@ -60,11 +60,19 @@ def _check_parts(data: bytes, file_label: str) -> None:
 
 
 def _check_texts(stream: IO[bytes], file_label: str) -> None:
-    """Refuse a text longer than a cell may be, reading the part a chunk at a time."""
+    """Refuse a text longer than a cell may be, and a sheet of more rows than the limit,
+    reading the part a chunk at a time."""
     carry = b""
+    rows = 0
     while True:
         chunk = stream.read(_CHUNK)
         text = carry + chunk
+        rows += chunk.count(b"<row") + chunk.count(b":row ") + chunk.count(b":row>")
+        if rows > MAX_LINES:
+            raise file_error(
+                f"{file_label} has a sheet of more than {MAX_LINES:,} rows, the limit.",
+                file_label=file_label,
+            )
         for match in _LONG_TEXT.finditer(text):
             if match.end() == len(text) and chunk and len(match.group()) <= _SURELY_LONG:
                 break  # may go on in the next chunk: measured there

@@ -239,3 +239,9 @@ def test_the_page_refuses_and_stores_nothing(
     assert "nothing was stored" in response.content.decode()
     assert len(response.content) < 200 * 1024
     assert ProcessingSession.objects.count() == 0
+
+
+def test_a_sheet_of_more_rows_than_the_limit_is_refused_before_it_is_read() -> None:
+    data = sheet_bomb(0.2)  # about three million rows, under the expanded-size limit
+
+    assert "a sheet of more than 2,000,000 rows, the limit" in first_message(data)
