@@ -14,7 +14,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from core.errors import DomainError
+from core.errors import DomainError, NothingToDo
 
 
 class ReadOnlyAdminMixin:
@@ -57,10 +57,18 @@ def report_outcomes(
         modeladmin.message_user(request, f"{outcome.label}: {outcome.text}", level)
 
 
+def skipped(label: str, refusal: NothingToDo) -> ItemOutcome:
+    """The one way every action reports an item it had nothing to do for."""
+    return ItemOutcome(label=label, ok=False, skipped=True, text=f"skipped, {refusal.skip_note}.")
+
+
 def outcome_of(label: str, operation: Callable[[], Any], success: str) -> ItemOutcome:
-    """Run one service call for one item; its domain error becomes that item's message."""
+    """Run one service call for one item: a NothingToDo refusal is reported as skipped, any
+    other domain error becomes that item's message."""
     try:
         operation()
+    except NothingToDo as exc:
+        return skipped(label, exc)
     except DomainError as exc:
         return ItemOutcome(label=label, ok=False, text=exc.message)
     return ItemOutcome(label=label, ok=True, text=success)

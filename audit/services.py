@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from audit.context import current_origin
 from audit.models import ActivityEvent, Notification
+from core.history import actor_or_none
 
 if TYPE_CHECKING:
     from sessions_app.models import Engagement, ProcessingSession
@@ -26,7 +27,7 @@ def activity_event_record(
     origin = current_origin()
     if session is not None and engagement is None:
         engagement = session.engagement
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = actor_or_none(actor)
     return ActivityEvent.objects.create(
         verb=verb,
         message=message[:500],

@@ -28,11 +28,6 @@ class ValidationFailed(DomainError):
     http_status = 400
 
 
-class SessionClosed(DomainError):
-    code = "session_closed"
-    http_status = 409
-
-
 class JobActive(DomainError):
     code = "job_active"
     http_status = 409
@@ -61,6 +56,37 @@ class DuplicateFile(DomainError):
 class InvalidState(DomainError):
     code = "invalid_state"
     http_status = 409
+
+
+class NothingToDo(DomainError):
+    """A refusal that means "nothing to do here": the item is already where the operation
+    would take it, or may no longer change. Single-item doors show it like any refusal
+    (each keeps its own code); bulk actions skip the item and say so with `skip_note`
+    (SPEC §3), never counting it as a failure."""
+
+    code = "nothing_to_do"
+    http_status = 409
+    skip_note = "nothing to do"
+
+
+class SessionClosed(NothingToDo):
+    code = "session_closed"
+    http_status = 409
+    skip_note = "the session is closed"
+
+
+class AlreadyVoid(NothingToDo, InvalidState):
+    code = "invalid_state"  # the API's code for a second void, kept for its clients
+    http_status = 409
+    skip_note = "already void"
+
+
+class NotClosed(NothingToDo, InvalidState):
+    """Archiving asked for a session that is still open."""
+
+    code = "invalid_state"
+    http_status = 409
+    skip_note = "only closed sessions are archived"
 
 
 class CardReplaceNotAllowed(DomainError):

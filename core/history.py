@@ -14,7 +14,7 @@ CHANGE_REASON_MAX = 100
 
 def actor_or_none(actor: Any) -> Any:
     """The user behind a change, or None for anonymous callers and the system."""
-    return actor if actor is not None and actor.is_authenticated else None
+    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def history_note(instance: Model, *, actor: Any = None, reason: str | None = None) -> None:

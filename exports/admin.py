@@ -25,6 +25,7 @@ from core.errors import DomainError
 from exports.integrity import export_files_verify
 from exports.models import ExportBatch, ExportLine
 from exports.services import export_batch_file, export_batch_void, export_file_name
+from exports.writers import content_type_for
 
 
 @admin.register(ExportBatch)
@@ -73,7 +74,7 @@ class ExportBatchAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         except DomainError as exc:
             self.message_user(request, f"{batch}: {exc.message}", messages.ERROR)
             return redirect("admin:exports_exportbatch_changelist")
-        response = HttpResponse(data, content_type="text/csv; charset=utf-8")
+        response = HttpResponse(data, content_type=content_type_for(batch.file_format))
         response["Content-Disposition"] = f'attachment; filename="{export_file_name(batch)}"'
         return response
 
@@ -87,11 +88,6 @@ class ExportBatchAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
             # Newest first: a batch can only be voided once the later ones sharing its
             # employees are void, so this order lets a whole run of batches be taken back.
             for batch in batches:
-                if batch.is_void:
-                    outcomes.append(
-                        ItemOutcome(str(batch), ok=False, skipped=True, text="already void.")
-                    )
-                    continue
                 outcomes.append(
                     outcome_of(
                         str(batch),

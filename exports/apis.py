@@ -27,7 +27,13 @@ from core.api import FirstRendererNegotiation, not_found_as, validated
 from core.errors import ValidationFailed
 from exports import serializers as s
 from exports.models import ExportBatch
-from exports.selectors import change_summary, export_history, export_preview, session_proof
+from exports.selectors import (
+    change_summary,
+    export_history,
+    export_preview,
+    get_batch_for,
+    session_proof,
+)
 from exports.services import (
     export_batch_create,
     export_batch_file,
@@ -35,28 +41,16 @@ from exports.services import (
     export_batch_void,
     exports_bulk_create,
 )
-from sessions_app.access import check_engagement_access, session_for
+from exports.writers import content_type_for
+from sessions_app.access import session_for
 from sessions_app.models import ProcessingSession
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-FILE_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "zip": "application/zip",
-}
 
 
 def batch_for(user: Any, pk: int, *, write: bool = False) -> ExportBatch:
-    batch = (
-        ExportBatch.objects.select_related("session", "exported_by", "voided_by")
-        .filter(pk=pk)
-        .first()
-    )
-    if batch is None:
-        raise Http404("No such export batch.")
     with not_found_as("No such export batch."):
-        check_engagement_access(user, batch.session.engagement_id, write=write)
-    return batch
+        return get_batch_for(user, pk, write=write)
 
 
 def batch_answer(batch: ExportBatch, *, answer: int = status.HTTP_200_OK) -> Response:
@@ -68,7 +62,7 @@ def file_response(data: bytes, *, filename: str, file_format: str) -> FileRespon
         io.BytesIO(data),
         as_attachment=True,
         filename=filename,
-        content_type=FILE_TYPES.get(file_format, "application/octet-stream"),
+        content_type=content_type_for(file_format),
     )
     return response
 
@@ -193,7 +187,7 @@ class ExportDownloadApi(APIView):
         tags=["exports"],
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
-            (200, FILE_TYPES["xlsx"]): OpenApiTypes.BINARY,
+            (200, content_type_for("xlsx")): OpenApiTypes.BINARY,
         },
         description="The stored file, byte for byte as generated (its sha256 is checked "
         "first and sent in X-Content-SHA256). Viewers may download.",
@@ -257,7 +251,7 @@ class BulkExportApi(APIView):
     @extend_schema(
         tags=["exports"],
         request=s.BulkExportSerializer,
-        responses={(200, FILE_TYPES["zip"]): OpenApiTypes.BINARY},
+        responses={(200, content_type_for("zip")): OpenApiTypes.BINARY},
         description="Staff only. One ZIP: a file per session and a manifest; one batch per "
         "session. A session that fails is reported without stopping the others: the "
         "per-session results are in the manifest and, as JSON, in X-Export-Results.",

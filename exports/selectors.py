@@ -26,9 +26,11 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.http import Http404
 
 from exports.models import ExportBatch, ExportLine, SessionChangeSummary
 from recalc.selectors import active_job_for
+from sessions_app.access import check_engagement_access
 from sessions_app.archival import archived_statement_total
 from sessions_app.models import MONEY, ZERO, CardTransaction, EmployeeRevision, ProcessingSession
 
@@ -425,3 +427,17 @@ def export_lines_for_revision(revision: EmployeeRevision) -> QuerySet[ExportLine
 
 def batch_lines(batch: ExportBatch) -> QuerySet[ExportLine]:
     return ExportLine.objects.filter(batch=batch).order_by("employee_id")
+
+
+def get_batch_for(user: Any, pk: int, *, write: bool = False) -> ExportBatch:
+    """An export batch the user may see (`write`: act on), with its session: 404 when there
+    is no such batch or it belongs to another engagement; 403 when a viewer asks to act."""
+    batch = (
+        ExportBatch.objects.select_related("session", "exported_by", "voided_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if batch is None:
+        raise Http404("No such export batch.")
+    check_engagement_access(user, batch.session.engagement_id, write=write)
+    return batch

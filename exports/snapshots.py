@@ -35,6 +35,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from core.history import actor_or_none
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import money_field
 from sessions_app.models import ZERO, EmployeeRevision
@@ -44,10 +45,6 @@ REASONS = {
     EmployeeRevision.Status.EXCESS_RECEIPTS: "Receipts exceed the card total",
     EmployeeRevision.Status.NO_CARD_ACTIVITY: "Receipts without card activity",
 }
-
-
-def history_user(actor: Any) -> Any:
-    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
 def _column(model: Any, name: str) -> str:
@@ -189,7 +186,7 @@ def revision_history_insert(
     """One '~' history row per revision, copied from its current values in SQL."""
     historical = EmployeeRevision.history.model  # type: ignore[attr-defined]
     tracked = historical.tracked_fields
-    user = history_user(actor)
+    user = actor_or_none(actor)
     extra = {
         "history_date": Value(when, output_field=DateTimeField()),
         "history_change_reason": Value(reason[:100], output_field=CharField()),
@@ -286,7 +283,7 @@ def _update_with_history(
         for name in ("history_date", "history_change_reason", "history_type", "history_user_id")
     ]
     returning = ", ".join(f"{revision_table}.{column}" for column in source)
-    user = history_user(actor)
+    user = actor_or_none(actor)
     # Identifiers come from model metadata, quoted; values travel as parameters.
     statement = (
         f"WITH marked AS ({_update_from_lines_sql(assignments, where)} RETURNING {returning}) "  # noqa: S608

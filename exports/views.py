@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
@@ -17,17 +17,14 @@ from core.errors import ConfirmRequired, DomainError
 from core.htmx import HtmxHttpRequest, dialog_response, domain_status
 from exports.forms import ExportForm, export_choice
 from exports.models import ExportBatch
-from exports.selectors import export_preview
+from exports.selectors import export_preview, get_batch_for
 from exports.services import export_batch_create, export_batch_file, export_file_name
+from exports.writers import content_type_for
 from sessions_app.access import get_session_for
 from sessions_app.models import ProcessingSession
 from sessions_app.views.panels import SESSION_CHANGED, session_url
 
 TEMPLATE = "exports/export_new.html"
-CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 PREVIEW_EMPLOYEES_SHOWN = 25
 
 
@@ -116,15 +113,14 @@ def _exported(
 @login_required
 @require_GET
 def batch_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    batch = get_object_or_404(ExportBatch.objects.select_related("session"), pk=pk)
     # Viewers may download; another engagement's batch does not exist for this user.
-    get_session_for(request.user, batch.session_id)
+    batch = get_batch_for(request.user, pk)
     try:
         data = export_batch_file(batch=batch, actor=request.user)
     except DomainError as error:
         context = {"batch": batch, "error": error}
         return render(request, "exports/batch_download_failed.html", context, status=500)
-    response = HttpResponse(data, content_type=CONTENT_TYPES.get(batch.file_format, "text/csv"))
+    response = HttpResponse(data, content_type=content_type_for(batch.file_format))
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=export_file_name(batch)
     )

@@ -68,6 +68,11 @@ CONTENT_TYPES = {
 }
 
 
+def content_type_for(file_format: str) -> str:
+    """The one table of what each export file is served as (page, API and admin alike)."""
+    return CONTENT_TYPES.get(file_format, "application/octet-stream")
+
+
 class BatchHeader(Protocol):
     batch_code: str
     session_name: str

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from core.api import FirstRendererNegotiation, not_found_as
 from recalc.models import ACTIVE_JOB_STATUSES, RecalcJob
+from recalc.selectors import get_job_for
 from recalc.serializers import JobEventSerializer, RecalcJobDiffSerializer, RecalcJobSerializer
 from recalc.services import (
     recalc_job_apply,
@@ -30,7 +31,7 @@ from recalc.services import (
     recalc_job_resume,
     session_recalculate,
 )
-from sessions_app.access import check_engagement_access, session_for
+from sessions_app.access import session_for
 
 # The stream polls the job row; progress is written in short transactions of its own, so
 # every poll sees the latest state.
@@ -43,12 +44,8 @@ PROGRESS_FIELDS = ("status", "stage", "stage_name", "progress", "processed", "to
 
 
 def job_for(user: Any, pk: int, *, write: bool = False) -> RecalcJob:
-    job = RecalcJob.objects.select_related("session", "receipt_version").filter(pk=pk).first()
-    if job is None:
-        raise Http404("No such job.")
     with not_found_as("No such job."):
-        check_engagement_access(user, job.session.engagement_id, write=write)
-    return job
+        return get_job_for(user, pk, write=write)
 
 
 def job_answer(job: RecalcJob, *, answer: int = status.HTTP_200_OK) -> Response:

@@ -84,3 +84,8 @@ class RecalcJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_JOB_STATUSES
+
+    @property
+    def is_running(self) -> bool:
+        """Queued or running: still moving by itself, so its panel keeps polling."""
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
 from core.errors import InvalidState, JobActive, SessionClosed
+from core.history import actor_or_none
 from recalc.endings import job_end, job_locked, session_after_unapplied_job
 from recalc.models import RecalcJob
 from recalc.progress import (
@@ -87,7 +88,7 @@ def recalc_job_enqueue(
                 kind=kind,
                 receipt_version=receipt_version,
                 preview=preview,
-                created_by=_user(actor),
+                created_by=actor_or_none(actor),
                 message="Waiting for a worker",
             )
     except IntegrityError:
@@ -95,10 +96,6 @@ def recalc_job_enqueue(
     _session_status_for_job(session, job, actor)
     transaction.on_commit(lambda: recalc_job_dispatch(job_id=job.pk))
     return job
-
-
-def _user(actor: Any) -> Any:
-    return actor if actor is not None and actor.is_authenticated else None
 
 
 def _session_status_for_job(session: ProcessingSession, job: RecalcJob, actor: Any) -> None:

@@ -11,14 +11,14 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from core.errors import DomainError
 from core.htmx import HtmxHttpRequest
-from recalc.models import RecalcJob
+from recalc.selectors import get_job_for
 from recalc.services import (
     recalc_job_apply,
     recalc_job_cancel,
@@ -27,7 +27,6 @@ from recalc.services import (
     session_recalculate,
 )
 from sessions_app.access import get_session_for
-from sessions_app.models import ProcessingSession
 from sessions_app.views.panels import (
     DETAIL,
     SESSION_CHANGED,
@@ -38,28 +37,16 @@ from sessions_app.views.panels import (
 )
 
 
-def _job_of(session: ProcessingSession, job_pk: int) -> RecalcJob:
-    return get_object_or_404(
-        RecalcJob.objects.select_related("receipt_version", "created_by"),
-        session=session,
-        pk=job_pk,
-    )
-
-
-def _still_running(job: RecalcJob) -> bool:
-    return job.status in (RecalcJob.Status.QUEUED, RecalcJob.Status.RUNNING)
-
-
 @login_required
 @require_GET
 def job_panel(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
-    session = get_session_for(request.user, pk)
-    job = _job_of(session, job_pk)
+    job = get_job_for(request.user, job_pk, session_pk=pk)
+    session = job.session
     if not request.htmx:
         return redirect(f"{session_url(session)}#job-panel")
     context = {"session": session, "job": job, "can_write": can_write(request.user, session)}
     html = render_to_string(f"{DETAIL}#job-panel", context, request)
-    if _still_running(job):
+    if job.is_running:
         return HttpResponse(html)
     response = HttpResponseStopPolling(html)
     return trigger_client_event(response, SESSION_CHANGED)
@@ -68,8 +55,8 @@ def job_panel(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
 def _job_action(
     request: HtmxHttpRequest, pk: int, job_pk: int, action: Callable[..., Any]
 ) -> HttpResponse:
-    session = get_session_for(request.user, pk, write=True)
-    job = _job_of(session, job_pk)
+    job = get_job_for(request.user, job_pk, write=True, session_pk=pk)
+    session = job.session
     try:
         action(job=job, actor=request.user)
     except DomainError as error:

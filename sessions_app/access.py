@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from core.api import not_found_as
-from sessions_app.models import Engagement, Membership, ProcessingSession
+from sessions_app.models import EmployeeRevision, Engagement, Membership, ProcessingSession
 
 
 def is_staff(user: Any) -> bool:
@@ -70,3 +70,42 @@ def session_for(user: Any, pk: int, *, write: bool = False) -> ProcessingSession
     belongs to another engagement."""
     with not_found_as("No such session."):
         return get_session_for(user, pk, write=write)
+
+
+def get_revision_for(session: ProcessingSession, employee_id: str) -> EmployeeRevision:
+    """An employee's revision in a session the caller already reached through
+    `get_session_for`; 404 when the session has no such employee."""
+    if "\x00" in employee_id:  # PostgreSQL refuses NUL in text: no such employee either way
+        raise Http404("No such employee in this session.")
+    revision = (
+        EmployeeRevision.objects.filter(session=session, employee_id=employee_id)
+        .select_related("session__engagement", "last_export_batch", "resolved_by")
+        .first()
+    )
+    if revision is None:
+        raise Http404(f"No employee '{employee_id}' in this session.")
+    return revision
+
+
+def engagement_roles_for(user: Any) -> list[tuple[Engagement, str]]:
+    """The user's engagements with their role in each, in one query (staff: every
+    engagement, as operator)."""
+    if is_staff(user):
+        return [(engagement, Membership.Role.OPERATOR) for engagement in Engagement.objects.all()]
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("engagement")
+        .order_by("engagement__name")
+    )
+    return [(membership.engagement, membership.role) for membership in memberships]
+
+
+def writable_engagements(user: Any) -> list[Engagement]:
+    """Engagements where the user may open sessions (operators; staff everywhere)."""
+    if is_staff(user):
+        return list(Engagement.objects.all())
+    return list(
+        Engagement.objects.filter(
+            memberships__user=user, memberships__role=Membership.Role.OPERATOR
+        )
+    )

@@ -20,8 +20,9 @@ from audit.admin_actions import (
     outcome_of,
     reason_confirmation,
     report_outcomes,
+    skipped,
 )
-from core.errors import DomainError
+from core.errors import DomainError, NothingToDo, SessionClosed
 from exports.services import exports_bulk_create
 from recalc.services import session_recalculate
 from sessions_app.archival import ARCHIVED, RESTORED, session_archive, session_restore
@@ -172,12 +173,6 @@ class UserPreferenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- Sessions and their admin actions -----------------------------------------------------------
 
 
-def _closed_skip(session: ProcessingSession) -> ItemOutcome:
-    return ItemOutcome(
-        label=str(session), ok=False, skipped=True, text="skipped, the session is closed."
-    )
-
-
 @admin.register(ProcessingSession)
 class ProcessingSessionAdmin(SimpleHistoryAdmin):
     list_display = [
@@ -314,7 +309,8 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
             sessions=sessions, export_type="pvault", delta_only=True, actor=request.user
         )
         by_id = {session.pk: session for session in sessions}
-        report_outcomes(self, request, [_export_outcome(by_id, item) for item in result.results])
+        outcomes = [_export_outcome(by_id, item, result.refusals) for item in result.results]
+        report_outcomes(self, request, outcomes)
         if not any(item["ok"] for item in result.results):
             return None
         response = HttpResponse(result.zip_bytes, content_type="application/zip")
@@ -325,9 +321,6 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
     def recalculate(self, request: HttpRequest, queryset: QuerySet[ProcessingSession]) -> None:
         outcomes = []
         for session in queryset.select_related("engagement"):
-            if session.is_closed:
-                outcomes.append(_closed_skip(session))
-                continue
             outcomes.append(
                 outcome_of(
                     str(session),
@@ -341,18 +334,11 @@ class ProcessingSessionAdmin(SimpleHistoryAdmin):
     def archive(self, request: HttpRequest, queryset: QuerySet[ProcessingSession]) -> None:
         outcomes = []
         for session in queryset.select_related("engagement"):
-            if not session.is_closed:
-                outcomes.append(
-                    ItemOutcome(
-                        label=str(session),
-                        ok=False,
-                        skipped=True,
-                        text="skipped, only closed sessions are archived.",
-                    )
-                )
-                continue
             try:
                 result = session_archive(session=session, actor=request.user)
+            except NothingToDo as exc:
+                outcomes.append(skipped(str(session), exc))
+                continue
             except DomainError as exc:
                 outcomes.append(ItemOutcome(label=str(session), ok=False, text=exc.message))
                 continue
@@ -383,14 +369,19 @@ def _close_outcome(by_id: dict[int, ProcessingSession], item: BulkItemResult) ->
     if item["ok"]:
         return ItemOutcome(label=str(session), ok=True, text="closed.")
     if session.is_closed:  # as it was when selected: a close that was never needed
-        return _closed_skip(session)
+        return skipped(str(session), SessionClosed(item["error"] or ""))
     return ItemOutcome(label=str(session), ok=False, text=f"not closed: {item['error']}")
 
 
-def _export_outcome(by_id: dict[int, ProcessingSession], item: dict[str, Any]) -> ItemOutcome:
+def _export_outcome(
+    by_id: dict[int, ProcessingSession], item: dict[str, Any], refusals: dict[int, DomainError]
+) -> ItemOutcome:
     session = by_id[item["session_id"]]
     if item["ok"]:
         return ItemOutcome(label=str(session), ok=True, text=f"exported as {item['batch_code']}.")
+    refusal = refusals.get(session.pk)
+    if isinstance(refusal, NothingToDo):
+        return skipped(str(session), refusal)
     return ItemOutcome(label=str(session), ok=False, text=f"not exported: {item['error']}")
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.http import Http404
+from django.db.models import OuterRef, QuerySet, Subquery
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -22,14 +21,12 @@ from rest_framework.views import APIView
 
 from core.api import ordering_from, ordering_parameter, validated
 from core.errors import InvalidFile, RowError, ValidationFailed
-from exports.selectors import annotate_change
 from recalc.models import ACTIVE_JOB_STATUSES, RecalcJob
 from recalc.serializers import RecalcJobSerializer
 from sessions_app import serializers as s
-from sessions_app.access import session_for
+from sessions_app.access import get_revision_for, session_for
 from sessions_app.bulk import sessions_bulk_close
 from sessions_app.models import (
-    EmployeeRevision,
     Engagement,
     ImportProfile,
     Membership,
@@ -38,6 +35,7 @@ from sessions_app.models import (
     UserPreference,
 )
 from sessions_app.selectors import (
+    employee_rows,
     engagements_for_user,
     get_engagement_for,
     session_list_for_user,
@@ -393,29 +391,6 @@ class ReceiptReapplyApi(APIView):
 # --- Employees ------------------------------------------------------------------------------------
 
 
-def employee_rows(
-    session: ProcessingSession, query: dict[str, Any], ordering: list[str]
-) -> QuerySet[EmployeeRevision]:
-    """The session's employees filtered as §13 lists, with `change` computed in SQL."""
-    revisions = annotate_change(
-        EmployeeRevision.objects.filter(session=session).select_related(
-            "last_export_batch", "resolved_by"
-        )
-    )
-    if query.get("status"):
-        revisions = revisions.filter(status=query["status"])
-    if query.get("change"):
-        revisions = revisions.filter(change_kind=query["change"])  # type: ignore[misc]
-    if query.get("exported") is not None:
-        revisions = revisions.filter(exported_car_amount__isnull=not query["exported"])
-    if query.get("search"):
-        term = query["search"]
-        revisions = revisions.filter(
-            Q(employee_id__icontains=term) | Q(employee_name__icontains=term)
-        )
-    return revisions.order_by(*ordering)
-
-
 class EmployeeListApi(GenericAPIView):
     @extend_schema(
         tags=["employees"],
@@ -429,28 +404,23 @@ class EmployeeListApi(GenericAPIView):
         session = session_for(request.user, pk)
         query = validated(s.EmployeeListQuerySerializer, request.query_params)
         ordering = ordering_from(request, EMPLOYEE_ORDERING, ["employee_id"])
-        page = self.paginate_queryset(employee_rows(session, query, ordering))
+        rows = employee_rows(
+            session,
+            search=query.get("search") or "",
+            status=query.get("status") or "",
+            change=query.get("change") or "",
+            exported=query.get("exported"),
+            ordering=ordering,
+        )
+        page = self.paginate_queryset(rows)
         return self.get_paginated_response(s.EmployeeRevisionSerializer(page, many=True).data)
-
-
-def revision_for(session: ProcessingSession, employee_id: str) -> EmployeeRevision:
-    if "\x00" in employee_id:  # PostgreSQL refuses NUL in text: no such employee either way
-        raise Http404("No such employee in this session.")
-    revision = (
-        EmployeeRevision.objects.filter(session=session, employee_id=employee_id)
-        .select_related("session__engagement", "last_export_batch", "resolved_by")
-        .first()
-    )
-    if revision is None:
-        raise Http404(f"No employee '{employee_id}' in this session.")
-    return revision
 
 
 class EmployeeDetailApi(APIView):
     @extend_schema(tags=["employees"], responses=s.EmployeeRevisionSerializer)
     def get(self, request: Request, pk: int, employee_id: str) -> Response:
         session = session_for(request.user, pk)
-        return Response(s.EmployeeRevisionSerializer(revision_for(session, employee_id)).data)
+        return Response(s.EmployeeRevisionSerializer(get_revision_for(session, employee_id)).data)
 
     @extend_schema(
         tags=["employees"],
@@ -461,7 +431,7 @@ class EmployeeDetailApi(APIView):
     )
     def patch(self, request: Request, pk: int, employee_id: str) -> Response:
         session = session_for(request.user, pk, write=True)
-        revision = revision_for(session, employee_id)
+        revision = get_revision_for(session, employee_id)
         data = validated(s.EmployeeResolveSerializer, request.data)
         revision = revision_resolve(
             revision=revision,
@@ -469,4 +439,4 @@ class EmployeeDetailApi(APIView):
             expected_version=data["version"],
             actor=request.user,
         )
-        return Response(s.EmployeeRevisionSerializer(revision_for(session, employee_id)).data)
+        return Response(s.EmployeeRevisionSerializer(get_revision_for(session, employee_id)).data)

@@ -10,8 +10,9 @@ from typing import Any
 from django.http import HttpRequest
 
 from audit.models import Notification
+from sessions_app.access import engagement_roles_for
 from sessions_app.models import Engagement, Membership, ProcessingSession, UserPreference
-from sessions_app.selectors import engagements_for_user, is_staff
+from sessions_app.selectors import engagements_for_user
 
 SWITCHER_SESSIONS = 30
 
@@ -25,16 +26,7 @@ class PageHeader:
     @cached_property
     def engagement_roles(self) -> list[tuple[Engagement, str]]:
         """The user's engagements with their role in each, in one query."""
-        if is_staff(self.user):
-            return [
-                (engagement, Membership.Role.OPERATOR) for engagement in Engagement.objects.all()
-            ]
-        memberships = (
-            Membership.objects.filter(user=self.user)
-            .select_related("engagement")
-            .order_by("engagement__name")
-        )
-        return [(membership.engagement, membership.role) for membership in memberships]
+        return engagement_roles_for(self.user)
 
     @property
     def engagements(self) -> list[Engagement]:

@@ -2,6 +2,7 @@
 
 from core.errors import (
     MAX_LISTED_ROW_ERRORS,
+    AlreadyVoid,
     CardReplaceNotAllowed,
     ConfirmRequired,
     DomainError,
@@ -9,6 +10,8 @@ from core.errors import (
     InvalidFile,
     InvalidState,
     JobActive,
+    NotClosed,
+    NothingToDo,
     NothingToExport,
     RowError,
     SessionClosed,
@@ -19,6 +22,7 @@ from core.errors import (
 
 __all__ = [
     "MAX_LISTED_ROW_ERRORS",
+    "AlreadyVoid",
     "CardReplaceNotAllowed",
     "ConfirmRequired",
     "DomainError",
@@ -26,6 +30,8 @@ __all__ = [
     "InvalidFile",
     "InvalidState",
     "JobActive",
+    "NotClosed",
+    "NothingToDo",
     "NothingToExport",
     "RowError",
     "SessionClosed",

@@ -444,6 +444,12 @@ class EmployeeRevision(models.Model):
         return self.status in self.EXPORT_READY
 
     @property
+    def is_resolvable(self) -> bool:
+        """An exception an operator may resolve (or re-resolve with a new note); a matched
+        employee has nothing to resolve. The service and the page both ask this."""
+        return not self.is_export_ready or self.status == self.Status.RESOLVED
+
+    @property
     def change(self) -> str:
         """new / changed / unchanged / not_ready relative to the pVault export snapshot."""
         if not self.is_export_ready:

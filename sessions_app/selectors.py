@@ -4,11 +4,13 @@ from here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from exports.models import ExportBatch
+from exports.selectors import annotate_change
 from recalc.selectors import active_job_for
 from sessions_app.access import (
     check_engagement_access,
@@ -69,10 +71,40 @@ def with_session_figures(sessions: QuerySet[ProcessingSession]) -> QuerySet[Proc
     )
 
 
+def employee_rows(
+    session: ProcessingSession,
+    *,
+    search: str = "",
+    status: str = "",
+    change: str = "",
+    exported: bool | None = None,
+    ordering: Sequence[str] = ("employee_id",),
+) -> QuerySet[EmployeeRevision]:
+    """The session's employees filtered as SPEC §13 lists them, with `change` computed in
+    SQL: the one filter the page and the API both read (each parses its own query string)."""
+    revisions = annotate_change(
+        EmployeeRevision.objects.filter(session=session).select_related(
+            "last_export_batch", "resolved_by"
+        )
+    )
+    if status:
+        revisions = revisions.filter(status=status)
+    if change:
+        revisions = revisions.filter(change_kind=change)  # type: ignore[misc]
+    if exported is not None:
+        revisions = revisions.filter(exported_car_amount__isnull=not exported)
+    if search:
+        revisions = revisions.filter(
+            Q(employee_id__icontains=search) | Q(employee_name__icontains=search)
+        )
+    return revisions.order_by(*ordering)
+
+
 __all__ = [
     "active_job_for",
     "check_engagement_access",
     "effective_receipt_version_numbers",
+    "employee_rows",
     "engagements_for_user",
     "get_engagement_for",
     "get_session_for",

@@ -14,10 +14,22 @@ from exports.services.files import (
     export_batch_rebuild,
     export_batch_stored_bytes,
 )
-from exports.services.generate import export_batch_create, export_file_name, line_rows
+from exports.services.generate import (
+    LINE_BATCH_SIZE,
+    LINE_FILE_FIELDS,
+    RETURNED_CHUNK,
+    SEQUENCE_ATTEMPTS,
+    export_batch_create,
+    export_file_name,
+    line_rows,
+)
 from exports.services.marking import export_batch_mark_exported, export_batch_void
 
 __all__ = [
+    "LINE_BATCH_SIZE",
+    "LINE_FILE_FIELDS",
+    "RETURNED_CHUNK",
+    "SEQUENCE_ATTEMPTS",
     "BulkExportResult",
     "ExportFileCorrupt",
     "export_batch_create",

@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 class BulkExportResult:
     zip_bytes: bytes
     results: list[dict[str, Any]] = field(default_factory=list)
+    # Each refused session's domain error, by session id: a NothingToDo (a closed session)
+    # is skipped, not failed, by the doors that report per item.
+    refusals: dict[int, DomainError] = field(default_factory=dict)
 
     @property
     def ok_count(self) -> int:
@@ -38,7 +41,7 @@ class BulkExportResult:
 
 def _bulk_one(
     session: ProcessingSession, *, export_type: str, delta_only: bool, actor: Any
-) -> tuple[dict[str, Any], dict[str, Any], tuple[str, bytes] | None]:
+) -> tuple[dict[str, Any], dict[str, Any], tuple[str, bytes] | None, DomainError | None]:
     result: dict[str, Any] = {"session_id": session.pk, "ok": False, "error": None}
     result["batch_code"] = result["code"] = None
     row: dict[str, Any] = {"session_id": session.pk, "session": session.name}
@@ -50,11 +53,11 @@ def _bulk_one(
         data = export_batch_stored_bytes(batch)
     except DomainError as error:
         result.update(error=error.message, code=error.code)
-        return result, {**row, "error": error.message}, None
+        return result, {**row, "error": error.message}, None, error
     except Exception as error:  # one broken session must not stop the others
         logger.exception("bulk export of session %s failed", session.pk)
         result.update(error=f"Unexpected error: {error}", code="error")
-        return result, {**row, "error": result["error"]}, None
+        return result, {**row, "error": result["error"]}, None, None
     name = export_file_name(batch)
     result.update(ok=True, batch_code=batch.batch_code, employee_count=batch.employee_count)
     row.update(
@@ -65,7 +68,7 @@ def _bulk_one(
         file_size=batch.file_size,
         sha256=batch.sha256,
     )
-    return result, row, (name, data)
+    return result, row, (name, data), None
 
 
 def exports_bulk_create(
@@ -79,14 +82,17 @@ def exports_bulk_create(
     file and a manifest. A session that fails (closed, nothing to export, job active…) is
     reported in the results and the manifest; the others go on."""
     results, rows, members = [], [], []
+    refusals: dict[int, DomainError] = {}
     for session in sessions:
-        result, row, member = _bulk_one(
+        result, row, member, refusal = _bulk_one(
             session, export_type=export_type, delta_only=delta_only, actor=actor
         )
         results.append(result)
         rows.append(row)
         if member is not None:
             members.append(member)
+        if refusal is not None:
+            refusals[session.pk] = refusal
     members.append(("manifest.csv", manifest_csv(rows)))
     ok = sum(1 for result in results if result["ok"])
     activity_event_record(
@@ -96,4 +102,4 @@ def exports_bulk_create(
         actor=actor,
         details={"export_type": export_type, "delta_only": delta_only, "results": results},
     )
-    return BulkExportResult(zip_bytes=zip_bytes(members), results=results)
+    return BulkExportResult(zip_bytes=zip_bytes(members), results=results, refusals=refusals)

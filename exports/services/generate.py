@@ -28,6 +28,7 @@ from core.errors import (
     NothingToExport,
     ValidationFailed,
 )
+from core.history import actor_or_none
 from core.locking import ensure_open, lock
 from core.storage import files_removed_on_error
 from exports.models import ExportBatch, ExportLine
@@ -40,7 +41,6 @@ from exports.selectors import (
 from exports.snapshots import (
     export_lines_insert,
     export_lines_insert_returning,
-    history_user,
     snapshots_set_with_history,
     uses_returning_path,
 )
@@ -241,7 +241,7 @@ def _batch_generate(
         idempotency_key=request.idempotency_key,
         reason=request.reason,
         warnings=warnings,
-        exported_by=history_user(actor),
+        exported_by=actor_or_none(actor),
     )
     # One history row with the final state (file, hash, counts) is written below.
     batch.skip_history_when_saving = True  # type: ignore[attr-defined]
@@ -262,7 +262,7 @@ def _batch_generate(
     del batch.skip_history_when_saving  # type: ignore[attr-defined]
     ExportBatch.history.bulk_history_create(  # type: ignore[attr-defined]
         [batch],
-        default_user=history_user(actor),
+        default_user=actor_or_none(actor),
         default_change_reason=f"export generated: {batch.batch_code}",
         default_date=now,
     )

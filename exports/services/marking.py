@@ -13,13 +13,14 @@ from django.utils import timezone
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
 from core.errors import (
+    AlreadyVoid,
     InvalidState,
     ValidationFailed,
 )
+from core.history import actor_or_none, history_note
 from core.locking import ensure_open, lock
 from exports.models import ExportBatch, ExportLine
 from exports.snapshots import (
-    history_user,
     snapshots_restore_with_history,
     snapshots_set_with_history,
 )
@@ -40,7 +41,7 @@ def _batch_locked(batch: ExportBatch) -> tuple[ProcessingSession, ExportBatch]:
             f"{batch.batch_code} is an exceptions report: it never changed what pVault holds."
         )
     if batch.is_void:
-        raise InvalidState(f"{batch.batch_code} was voided on {batch.voided_at:%Y-%m-%d}.")
+        raise AlreadyVoid(f"{batch.batch_code} was voided on {batch.voided_at:%Y-%m-%d}.")
     return session, batch
 
 
@@ -113,8 +114,7 @@ def _batch_marked_state(batch: ExportBatch, *, actor: Any, when: datetime.dateti
     if batch.lines.filter(marked_at__isnull=True).exists():
         return
     batch.marked_at = when
-    batch._history_user = history_user(actor)  # type: ignore[attr-defined]
-    batch._change_reason = "marked as exported"  # type: ignore[attr-defined]
+    history_note(batch, actor=actor, reason="marked as exported")
     batch.save(update_fields=["marked_at"])
 
 
@@ -180,11 +180,10 @@ def export_batch_void(*, batch: ExportBatch, reason: str, actor: Any) -> ExportB
         now = timezone.now()
         restored = _restore_revisions(batch, reason=reason, actor=actor, when=now)
         batch.status = ExportBatch.Status.VOID
-        batch.voided_by = history_user(actor)
+        batch.voided_by = actor_or_none(actor)
         batch.voided_at = now
         batch.void_reason = reason
-        batch._history_user = history_user(actor)  # type: ignore[attr-defined]
-        batch._change_reason = f"voided: {reason}"[:100]  # type: ignore[attr-defined]
+        history_note(batch, actor=actor, reason=f"voided: {reason}")
         batch.save(update_fields=["status", "voided_by", "voided_at", "void_reason"])
         _voided_event(session, batch, restored, actor)
     return batch

@@ -14,6 +14,7 @@ from django.db.models import Max
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
 from core.errors import InvalidState
+from core.history import history_note
 from sessions_app.archival.format import (
     NOT_ARCHIVED,
     RESTORED,
@@ -145,8 +146,7 @@ def _restore_commit(
         _id_sequences_catch_up()
         locked.archived_at = None
         locked.archive_location = ""
-        locked._history_user = actor  # type: ignore[attr-defined]
-        locked._change_reason = f"lines restored from {location}"[:100]  # type: ignore[attr-defined]
+        history_note(locked, actor=actor, reason=f"lines restored from {location}")
         locked.save(update_fields=["archived_at", "archive_location", "updated_at"])
         activity_event_record(
             verb=ActivityEvent.Verb.SESSION_RESTORED,

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
-from core.errors import DomainError, InvalidState
+from core.errors import DomainError, InvalidState, NotClosed
+from core.history import history_note
 from sessions_app.archival.format import (
     ARCHIVED,
     FAILED,
@@ -121,8 +122,7 @@ def _archive_commit(
             table.model._default_manager.filter(session=locked).delete()
         locked.archived_at = timezone.now()
         locked.archive_location = location
-        locked._history_user = actor  # type: ignore[attr-defined]
-        locked._change_reason = f"lines archived to {location}"[:100]  # type: ignore[attr-defined]
+        history_note(locked, actor=actor, reason=f"lines archived to {location}")
         locked.save(update_fields=["archived_at", "archive_location", "updated_at"])
         ratio = compression_ratio(totals["bytes_before"], totals["bytes_after"])
         activity_event_record(
@@ -172,7 +172,7 @@ def session_archive(
             f"(on {session.archived_at:%Y-%m-%d}, to {session.archive_location}).",
         )
     if not session.is_closed:
-        raise InvalidState(
+        raise NotClosed(
             f"Only closed sessions can be archived: '{session.name}' is {session.status}."
         )
     location = _new_location(session)

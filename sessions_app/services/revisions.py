@@ -35,7 +35,7 @@ def revision_resolve(
         current = EmployeeRevision.objects.select_for_update().get(pk=revision.pk)
         if current.version != int(expected_version):
             raise _stale(current, int(expected_version))
-        if current.is_export_ready and current.status != EmployeeRevision.Status.RESOLVED:
+        if not current.is_resolvable:
             raise InvalidState(f"{current.employee_id} is {current.status}: nothing to resolve.")
         current.status = EmployeeRevision.Status.RESOLVED
         current.resolution_note = note

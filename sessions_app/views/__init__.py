@@ -13,7 +13,13 @@ from core.htmx import (
     htmx_fragment,
     redirect_or_client_redirect,
 )
-from sessions_app.views.employees import employee_detail, employee_resolve
+from sessions_app.access import writable_engagements
+from sessions_app.views.employees import (
+    EMPLOYEE_PANELS,
+    REVISION_FIELDS,
+    employee_detail,
+    employee_resolve,
+)
 from sessions_app.views.notifications import (
     notification_list,
     notification_read,
@@ -25,12 +31,21 @@ from sessions_app.views.pages import (
     session_list,
     session_new,
     session_switch,
-    writable_engagements,
 )
 from sessions_app.views.panels import (
+    CARD,
+    CLOSE,
     DETAIL,
     DETAIL_PANELS,
+    EMPLOYEE,
+    EMPLOYEES_PER_PAGE,
+    LIST,
+    NEW,
+    PROFILE,
+    RECEIPTS,
     SESSION_CHANGED,
+    SESSIONS_PER_PAGE,
+    TIMELINE_EVENTS,
     action_failed,
     after_job_changed,
     can_write,
@@ -40,9 +55,21 @@ from sessions_app.views.panels import (
 from sessions_app.views.uploads import card_replace, receipt_reapply, receipts_upload
 
 __all__ = [
+    "CARD",
+    "CLOSE",
     "DETAIL",
     "DETAIL_PANELS",
+    "EMPLOYEE",
+    "EMPLOYEES_PER_PAGE",
+    "EMPLOYEE_PANELS",
+    "LIST",
+    "NEW",
+    "PROFILE",
+    "RECEIPTS",
+    "REVISION_FIELDS",
+    "SESSIONS_PER_PAGE",
     "SESSION_CHANGED",
+    "TIMELINE_EVENTS",
     "HtmxHttpRequest",
     "action_failed",
     "after_job_changed",

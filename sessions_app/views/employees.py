@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
@@ -21,6 +21,7 @@ from core.htmx import (
 from exports.selectors import (
     export_lines_for_revision,
 )
+from sessions_app.access import get_revision_for
 from sessions_app.forms import (
     RevisionResolveForm,
 )
@@ -63,7 +64,7 @@ REVISION_FIELDS = [
 @require_GET
 def employee_detail(request: HtmxHttpRequest, pk: int, employee_id: str) -> HttpResponse:
     session = get_session_for(request.user, pk)
-    revision = _revision_of(session, employee_id)
+    revision = get_revision_for(session, employee_id)
     context = _employee_context(request, session, revision)
     context["resolve_form"] = RevisionResolveForm(initial={"version": revision.version})
     fragment = htmx_fragment(request, EMPLOYEE_PANELS)
@@ -74,7 +75,7 @@ def employee_detail(request: HtmxHttpRequest, pk: int, employee_id: str) -> Http
 @require_POST
 def employee_resolve(request: HtmxHttpRequest, pk: int, employee_id: str) -> HttpResponse:
     session = get_session_for(request.user, pk, write=True)
-    revision = _revision_of(session, employee_id)
+    revision = get_revision_for(session, employee_id)
     form = RevisionResolveForm(request.POST)
     status = 422
     if form.is_valid():
@@ -107,14 +108,6 @@ def _resolved(
     context["resolve_form"] = RevisionResolveForm(initial={"version": revision.version})
     response = render(request, f"{EMPLOYEE}#employee-overview", context)
     return trigger_client_event(response, "revision-changed")
-
-
-def _revision_of(session: ProcessingSession, employee_id: str) -> EmployeeRevision:
-    return get_object_or_404(
-        EmployeeRevision.objects.select_related("resolved_by", "last_export_batch"),
-        session=session,
-        employee_id=employee_id,
-    )
 
 
 def _employee_context(

@@ -27,6 +27,7 @@ from core.htmx import (
     htmx_fragment,
     redirect_or_client_redirect,
 )
+from sessions_app.access import writable_engagements
 from sessions_app.forms import (
     ColumnMappingForm,
     SessionCloseForm,
@@ -36,14 +37,11 @@ from sessions_app.forms import (
 )
 from sessions_app.ingestion import ColumnsNotFound, import_summary_sentence
 from sessions_app.models import (
-    Engagement,
-    Membership,
     ProcessingSession,
 )
 from sessions_app.selectors import (
     get_engagement_for,
     get_session_for,
-    is_staff,
     session_list_for_user,
 )
 from sessions_app.services import (
@@ -60,18 +58,6 @@ from sessions_app.views.panels import (
     SESSIONS_PER_PAGE,
     session_url,
 )
-
-
-def writable_engagements(user: Any) -> list[Engagement]:
-    """Engagements where the user may open sessions (operators; staff everywhere)."""
-    if is_staff(user):
-        return list(Engagement.objects.all())
-    return list(
-        Engagement.objects.filter(
-            memberships__user=user, memberships__role=Membership.Role.OPERATOR
-        )
-    )
-
 
 # --- Session list ---------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -28,7 +28,6 @@ from core.htmx import (
     htmx_fragment,
 )
 from exports.selectors import (
-    annotate_change,
     change_summary,
     export_history,
     session_proof,
@@ -39,13 +38,13 @@ from sessions_app.forms import (
     EmployeeFilterForm,
 )
 from sessions_app.models import (
-    EmployeeRevision,
     Membership,
     ProcessingSession,
 )
 from sessions_app.selectors import (
     active_job_for,
     effective_receipt_version_numbers,
+    employee_rows,
     get_session_for,
     role_in,
     with_session_figures,
@@ -184,20 +183,16 @@ def _employee_columns(query: dict[str, str], sort: str) -> list[dict[str, Any]]:
 
 
 def _employee_rows(session: ProcessingSession, filters: dict[str, str]) -> QuerySet[Any]:
-    rows = annotate_change(EmployeeRevision.objects.filter(session=session))
-    if filters["q"]:
-        rows = rows.filter(
-            Q(employee_id__icontains=filters["q"]) | Q(employee_name__icontains=filters["q"])
-        )
-    if filters["status"]:
-        rows = rows.filter(status=filters["status"])
-    if filters["change"]:
-        rows = rows.filter(change_kind=filters["change"])  # type: ignore[misc]
-    if filters["exported"]:
-        rows = rows.filter(exported_car_amount__isnull=filters["exported"] == "no")
     sort = filters["sort"].replace("change", "change_kind")
     tiebreak = "-employee_id" if sort.startswith("-") else "employee_id"
-    return rows.select_related("last_export_batch").order_by(sort, tiebreak)
+    return employee_rows(
+        session,
+        search=filters["q"],
+        status=filters["status"],
+        change=filters["change"],
+        exported={"yes": True, "no": False}.get(filters["exported"]),
+        ordering=[sort, tiebreak],
+    )
 
 
 def _versions_context(request: HtmxHttpRequest, session: ProcessingSession) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def test_it_asks_for_a_reason_then_voids_newest_first(
         {"action": "void", "_selected_action": [first.pk], "post": "yes", "reason": "x"},
         follow=True,
     )
-    assert f"{first.batch_code}: already void." in _messages(again)
+    assert f"{first.batch_code}: skipped, already void." in _messages(again)
 
 
 def test_it_verifies_stored_files_and_reports_mismatches(admin_client, operator, make_session):
