@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from django.db import OperationalError, close_old_connections, connection, transaction
 from django.utils import timezone
 
+from core.faults import fault_point
 from recalc.apply import revision_plan_apply
 from recalc.engine import (
     RevisionPlan,
@@ -59,6 +60,7 @@ def with_retries(operation: Callable[[], T], *, label: str) -> T:
 
 
 def stages_run(job: RecalcJob, monitor: JobMonitor) -> StagesOutcome:
+    fault_point("recalc.stages_starting", job)
     plan = None
     if job.completed_stage < 2:
         _stage_validate(job, monitor)

@@ -7,18 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection
+from django.test import Client
+from django_q.conf import Conf
 
 from sessions_app.models import Membership, ProcessingSession
 from sessions_app.services import receipt_version_upload, session_create
 from tests.factories import EngagementFactory, MembershipFactory, UserFactory
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def fixture_file(name: str) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, (FIXTURES / name).read_bytes())
+from tests.samples import fixture_file
 
 
 @pytest.fixture(autouse=True)
@@ -38,8 +35,22 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def archive(media_root: Path) -> FileSystemStorage:
+    """The `archive` storage, in this test's own folder (set up by `media_root`)."""
+    return storages["archive"]
+
+
+@pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def postgres_only() -> None:
+    """Skip on SQLite: the test needs PostgreSQL (row locks, concurrent connections, or
+    foreign keys checked per statement)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
 
 
 @pytest.fixture
@@ -62,11 +73,25 @@ def viewer(engagement: Any):
 
 
 @pytest.fixture
+def operator_client(client: Client, operator: Any) -> Client:
+    """The test client, logged in as the engagement's operator."""
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
 def outsider(db: Any):
     other = EngagementFactory(name="Other Co", slug="other-co")
     user = UserFactory(username="mallory")
     MembershipFactory(user=user, engagement=other, role=Membership.Role.OPERATOR)
     return user
+
+
+@pytest.fixture
+def through_the_broker(monkeypatch: Any) -> None:
+    """From the call on, jobs go to the broker (django-q2's own setting) instead of running
+    inline: they stay queued until a worker, or the test, runs them."""
+    monkeypatch.setattr(Conf, "SYNC", False)
 
 
 @pytest.fixture

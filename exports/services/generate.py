@@ -28,6 +28,7 @@ from core.errors import (
     NothingToExport,
     ValidationFailed,
 )
+from core.faults import fault_point
 from core.history import actor_or_none
 from core.locking import ensure_open, lock
 from core.storage import files_removed_on_error
@@ -256,6 +257,7 @@ def _batch_generate(
             snapshots_set_with_history(
                 batch, marked_at=now, actor=actor, reason=f"exported in {batch.batch_code}"
             )
+            fault_point("exports.snapshots_set", batch)
         _references_checked()
         generated = writing.result()
     _batch_file_store(batch, generated, saved)
@@ -266,6 +268,7 @@ def _batch_generate(
         default_change_reason=f"export generated: {batch.batch_code}",
         default_date=now,
     )
+    fault_point("exports.file_stored", batch)
     _generated_event(batch, generated, actor)
     return batch
 
@@ -283,7 +286,9 @@ def _batch_insert(batch: ExportBatch) -> None:
     which (inside its savepoint) takes the number after."""
     prefix = CODE_PREFIX[batch.export_type]
     for attempt in range(1, SEQUENCE_ATTEMPTS + 1):
-        batch.sequence = _next_sequence(batch.export_type, batch.period)
+        batch.sequence = fault_point(
+            "exports.sequence_picked", _next_sequence(batch.export_type, batch.period)
+        )
         batch.batch_code = f"{prefix}-{batch.period}-{batch.sequence:03d}"
         try:
             with transaction.atomic():
@@ -351,7 +356,7 @@ class _GeneratedFile:
 def _file_generate(batch: ExportBatch, lines: Callable[[], list[Any]]) -> _GeneratedFile:
     """No database access: this runs beside the statements of the export."""
     rows = lines()
-    data = export_file_bytes(batch, rows)
+    data = fault_point("exports.file_written", export_file_bytes(batch, rows))
     return _GeneratedFile(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),

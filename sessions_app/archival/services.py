@@ -17,6 +17,7 @@ from django.utils import timezone
 from audit.models import ActivityEvent
 from audit.services import activity_event_record
 from core.errors import DomainError, InvalidState, NotClosed
+from core.faults import fault_point
 from core.history import history_note
 from sessions_app.archival.format import (
     ARCHIVED,
@@ -124,6 +125,7 @@ def _archive_commit(
         locked.archive_location = location
         history_note(locked, actor=actor, reason=f"lines archived to {location}")
         locked.save(update_fields=["archived_at", "archive_location", "updated_at"])
+        fault_point("archive.lines_removed", locked)
         ratio = compression_ratio(totals["bytes_before"], totals["bytes_after"])
         activity_event_record(
             verb=ActivityEvent.Verb.SESSION_ARCHIVED,

@@ -13,6 +13,11 @@ from sessions_app.models import ProcessingSession
 from tests.factories import UserFactory
 
 
+def employee(api: APIClient, session: ProcessingSession, employee_id: str) -> dict[str, Any]:
+    """One employee of the session as the API shows it."""
+    return api.get(f"/api/v1/sessions/{session.pk}/employees/{employee_id}/").json()
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     """The user fixtures set passwords; the production hasher would spend most of each

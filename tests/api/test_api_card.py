@@ -10,19 +10,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from recalc.models import RecalcJob
 from recalc.services import session_recalculate
 from sessions_app.services import import_profile_save, session_close
-from tests.conftest import fixture_file
+from tests.api.conftest import employee
+from tests.samples import CORRECTED, fixture_file
 
 pytestmark = pytest.mark.django_db
-
-CORRECTED = "car_2026_10_corrected.csv"
 
 
 def card_url(session: Any) -> str:
     return f"/api/v1/sessions/{session.pk}/card/"
-
-
-def employee(api: Any, session: Any, employee_id: str) -> dict[str, Any]:
-    return api.get(f"/api/v1/sessions/{session.pk}/employees/{employee_id}/").json()
 
 
 def test_it_replaces_the_statement_and_answers_202_with_the_session_and_its_job(

@@ -10,6 +10,7 @@ import pytest
 from sessions_app.models import EmployeeRevision
 from sessions_app.services import session_close
 from tests.factories import EmployeeRevisionFactory, ProcessingSessionFactory
+from tests.samples import AFTER_V1
 
 pytestmark = pytest.mark.django_db
 
@@ -46,16 +47,9 @@ def test_it_lists_the_samples_results_exactly(api: Any, session: Any) -> None:
 
     rows = {row["employee_id"]: row for row in response.json()["results"]}
     assert set(rows["E1001"]) >= EMPLOYEE_FIELDS
-    assert {k: (r["car_amount"], r["receipt_amount"], r["status"]) for k, r in rows.items()} == {
-        "E1001": ("155.75", "155.00", "matched"),
-        "E1002": ("1205.00", "1205.00", "matched"),
-        "E1003": ("89.99", "80.00", "missing_receipts"),
-        "E1004": ("512.30", "300.00", "missing_receipts"),
-        "E1005": ("64.00", "64.00", "matched"),
-        "E1006": ("999.99", "0.00", "missing_receipts"),
-        "E1007": ("60.00", "60.00", "matched"),
-        "E1008": ("0.00", "25.00", "no_card_activity"),
-    }
+    assert {
+        k: (r["car_amount"], r["receipt_amount"], r["status"]) for k, r in rows.items()
+    } == AFTER_V1
     assert rows["E1001"]["change"] == "new"
     assert rows["E1003"]["change"] == "not_ready"
     assert rows["E1001"]["difference"] == "-0.75"

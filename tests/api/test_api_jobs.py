@@ -3,9 +3,8 @@ session-level recalculate and reprocess-status."""
 
 from __future__ import annotations
 
+import itertools
 import json
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from django.db import connection
 from recalc import apis as recalc_apis
 from recalc.models import RecalcJob
 from sessions_app.services import session_close
+from tests.concurrency import in_thread
 from tests.factories import ProcessingSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -338,23 +338,33 @@ def test_it_streams_a_job_a_worker_finishes_on_another_connection(
         pytest.skip("needs PostgreSQL: a second connection writing while the stream polls")
     session = make_session()
     job = queued_job(session, status="running", stage=3, stage_name="aggregate per employee")
+    stream = iter(client_for(operator).get(job_url(job, "events")).streaming_content)
+    chunks: list[bytes] = []
 
-    def worker() -> None:
-        try:
-            time.sleep(0.8)
-            RecalcJob.objects.filter(pk=job.pk).update(stage=5, stage_name="apply", progress=0.8)
-            time.sleep(0.8)
-            RecalcJob.objects.filter(pk=job.pk).update(status="completed", progress=1.0)
-        finally:
-            connection.close()
+    def read_until_an_event_shows(stage: int) -> None:
+        """Read the stream (it polls the job between chunks) until a progress event
+        shows `stage`."""
+        for chunk in stream:
+            chunks.append(chunk)
+            shown = [data["stage"] for name, data in parse_events(chunks) if name == "progress"]
+            if stage in shown:
+                return
+        raise AssertionError(f"the stream ended without showing stage {stage}")
 
-    thread = threading.Thread(target=worker)
-    started = time.monotonic()
-    thread.start()
-    response = client_for(operator).get(job_url(job, "events"))
-    events = parse_events(list(response.streaming_content))
-    thread.join()
+    def worker_writes(**fields: Any) -> None:
+        """What the worker commits, on a connection of its own."""
+        thread, outcome = in_thread(lambda: RecalcJob.objects.filter(pk=job.pk).update(**fields))
+        thread.join(timeout=30)
+        assert outcome == {"result": 1}, outcome
 
+    read_until_an_event_shows(3)
+    worker_writes(stage=5, stage_name="apply", progress=0.8)
+    read_until_an_event_shows(5)
+    worker_writes(status="completed", progress=1.0)
+    chunks.extend(itertools.islice(stream, 2))  # the job as finished, then `complete`
+    assert next(stream, None) is None  # and the stream has ended, not gone on polling
+
+    events = parse_events(chunks)
     assert [name for name, _ in events] == ["progress", "progress", "progress", "complete"]
     assert [data["stage"] for _, data in events[:3]] == [3, 5, 5]
-    assert time.monotonic() - started < 10
+    assert [data["status"] for _, data in events[:3]] == ["running", "running", "completed"]

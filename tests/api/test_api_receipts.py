@@ -10,18 +10,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from recalc.models import RecalcJob
 from sessions_app.models import ReceiptVersion
 from sessions_app.services import import_profile_save, session_close
-from tests.conftest import fixture_file
+from tests.api.conftest import employee
 from tests.factories import ProcessingSessionFactory
+from tests.samples import fixture_file
 
 pytestmark = pytest.mark.django_db
 
 
 def receipts_url(session: Any) -> str:
     return f"/api/v1/sessions/{session.pk}/receipts/"
-
-
-def employee(api: Any, session: Any, employee_id: str) -> dict[str, Any]:
-    return api.get(f"/api/v1/sessions/{session.pk}/employees/{employee_id}/").json()
 
 
 def test_it_uploads_a_receipts_version_and_answers_202_with_its_job(

@@ -11,13 +11,13 @@ from audit.models import ActivityEvent
 from recalc.models import RecalcJob
 from sessions_app.models import ProcessingSession
 from sessions_app.services import import_profile_save
-from tests.conftest import fixture_file
 from tests.factories import (
     EmployeeRevisionFactory,
     EngagementFactory,
     MembershipFactory,
     ProcessingSessionFactory,
 )
+from tests.samples import fixture_file
 
 pytestmark = pytest.mark.django_db
 

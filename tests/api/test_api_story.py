@@ -10,20 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import fixture_file
+from tests.samples import AFTER_V1, fixture_file
 
 pytestmark = pytest.mark.django_db
-
-AFTER_V1 = {
-    "E1001": ("155.75", "155.00", "matched"),
-    "E1002": ("1205.00", "1205.00", "matched"),
-    "E1003": ("89.99", "80.00", "missing_receipts"),
-    "E1004": ("512.30", "300.00", "missing_receipts"),
-    "E1005": ("64.00", "64.00", "matched"),
-    "E1006": ("999.99", "0.00", "missing_receipts"),
-    "E1007": ("60.00", "60.00", "matched"),
-    "E1008": ("0.00", "25.00", "no_card_activity"),
-}
 
 
 class Script:

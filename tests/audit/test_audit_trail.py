@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -19,11 +18,12 @@ from rest_framework.test import APIClient
 
 from audit.models import ActivityEvent
 from audit.selectors import history_rows_unattributed
+from core.faults import injected_fault
 from exports.models import ExportBatch
 from recalc.models import RecalcJob
 from sessions_app.models import EmployeeRevision, ProcessingSession, ReceiptVersion
-from tests.conftest import fixture_file
 from tests.factories import UserFactory
+from tests.samples import fixture_file
 
 pytestmark = pytest.mark.django_db
 
@@ -55,14 +55,11 @@ class Script:
         return response
 
 
-@contextmanager
-def failing_recalculation(monkeypatch: Any) -> Iterator[None]:
-    def broken(*args: Any, **kwargs: Any) -> Any:
+def failing_recalculation() -> AbstractContextManager[None]:
+    def broken(job: Any) -> None:
         raise RuntimeError("disk full")
 
-    with monkeypatch.context() as patch:
-        patch.setattr("recalc.services.stages_run", broken)
-        yield
+    return injected_fault("recalc.stages_starting", broken)
 
 
 def _create_session(script: Script, user: Any, name: str, request_id: str) -> int:
@@ -85,9 +82,7 @@ def _create_session(script: Script, user: Any, name: str, request_id: str) -> in
     return response.json()["id"]
 
 
-def run_every_operation(
-    script: Script, client: Any, operator: Any, admin: Any, monkeypatch: Any
-) -> dict[str, Any]:
+def run_every_operation(script: Script, client: Any, operator: Any, admin: Any) -> dict[str, Any]:
     first = _create_session(script, operator, "October 2026", "req-create")
     second = _create_session(script, operator, "October 2026 (branch)", "req-create-2")
     base = f"/api/v1/sessions/{first}"
@@ -99,7 +94,7 @@ def run_every_operation(
         data={"file": fixture_file("receipts_2026_10_v2.csv"), "mode": "replace"},
         format="multipart",
     )
-    with failing_recalculation(monkeypatch):
+    with failing_recalculation():
         script.call(operator, "post", f"{base}/recalculate/", "req-recalc")
     failed = RecalcJob.objects.get(session_id=first, status=RecalcJob.Status.FAILED)
     script.call(operator, "post", f"/api/v1/jobs/{failed.pk}/resume/", "req-resume")
@@ -195,12 +190,10 @@ EXPECTED_EVENTS = [
 
 
 @pytest.fixture
-def trail(client, operator, monkeypatch, django_capture_on_commit_callbacks) -> dict[str, Any]:
+def trail(client, operator, django_capture_on_commit_callbacks) -> dict[str, Any]:
     admin = UserFactory(username="ada", is_staff=True)
     start = timezone.now()
-    ids = run_every_operation(
-        Script(django_capture_on_commit_callbacks), client, operator, admin, monkeypatch
-    )
+    ids = run_every_operation(Script(django_capture_on_commit_callbacks), client, operator, admin)
     return {**ids, "start": start, "events": list(ActivityEvent.objects.order_by("id"))}
 
 

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from sessions_app.models import ProcessingSession
+from sessions_app.services import session_close
 
 pytestmark = pytest.mark.django_db
 
@@ -38,16 +39,7 @@ def test_it_lists_rows_changed_outside_the_services(make_session):
     )  # created, completed, the hand edit
 
 
-def test_it_records_the_actor_of_a_command(make_session, operator, settings, tmp_path):
-    from sessions_app.services import session_close
-
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "archive": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "archive")},
-        },
-    }
+def test_it_records_the_actor_of_a_command(make_session, operator, archive):
     session = make_session()
     session_close(session=session, reason="filed", actor=operator)
     start = timezone.now()

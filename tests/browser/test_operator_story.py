@@ -18,10 +18,10 @@ import pytest
 from recalc import services as recalc_services
 from recalc.models import RecalcJob
 from sessions_app.models import ProcessingSession
+from tests.samples import FIXTURES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
 
 

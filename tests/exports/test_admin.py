@@ -13,13 +13,10 @@ from audit.models import ActivityEvent
 from exports.models import ExportBatch
 from exports.services import export_batch_create
 from sessions_app.models import EmployeeRevision
+from tests.pages import admin_messages
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:exports_exportbatch_changelist"
-
-
-def _messages(response: Any) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
 
 
 def _batch(session: Any, actor: Any) -> ExportBatch:
@@ -70,7 +67,7 @@ def test_it_asks_for_a_reason_then_voids_newest_first(
         {"action": "void", "_selected_action": [first.pk], "post": "yes", "reason": "wrong"},
         follow=True,
     )
-    assert any("cannot be voided" in message for message in _messages(refused))
+    assert any("cannot be voided" in message for message in admin_messages(refused))
     first.refresh_from_db()
     assert not first.is_void
 
@@ -84,7 +81,7 @@ def test_it_asks_for_a_reason_then_voids_newest_first(
         },
         follow=True,
     )
-    messages = _messages(both)
+    messages = admin_messages(both)
     assert sum("voided; its employees are back" in message for message in messages) == 2
     assert ExportBatch.objects.filter(status="void").count() == 2
     e1002 = EmployeeRevision.objects.get(session=session, employee_id="E1002")
@@ -97,7 +94,7 @@ def test_it_asks_for_a_reason_then_voids_newest_first(
         {"action": "void", "_selected_action": [first.pk], "post": "yes", "reason": "x"},
         follow=True,
     )
-    assert f"{first.batch_code}: skipped, already void." in _messages(again)
+    assert f"{first.batch_code}: skipped, already void." in admin_messages(again)
 
 
 def test_it_verifies_stored_files_and_reports_mismatches(admin_client, operator, make_session):
@@ -113,7 +110,7 @@ def test_it_verifies_stored_files_and_reports_mismatches(admin_client, operator,
         follow=True,
     )
 
-    messages = _messages(response)
+    messages = admin_messages(response)
     assert f"{good.batch_code}: file verified (sha256 and size)." in messages
     assert any(m.startswith(f"{bad.batch_code}: mismatch") for m in messages)
     assert "2 files checked, 1 failed verification." in messages

@@ -2,44 +2,41 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from core.errors import NothingToExport
+from core.faults import injected_fault
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import change_summary
 from exports.services import export_batch_create
-from exports.services import generate as services
 from sessions_app.models import EmployeeRevision
+from tests.concurrency import at_once
 from tests.factories import EngagementFactory, ProcessingSessionFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgres_only"),
+]
 READY = 150
 
 
-@pytest.fixture(autouse=True)
-def postgres_only() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: row locks and concurrent connections")
-
-
 @pytest.fixture
-def slow_writer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Widen the race window: each file takes 0.3 s to write, inside the transaction."""
-    real = services.export_file_bytes
+def slow_writer() -> Iterator[None]:
+    """Widen the race window: each file takes 0.3 s longer to write, inside the transaction."""
 
-    def slow(batch: Any, lines: Any) -> bytes:
+    def slow(data: bytes) -> bytes:
         time.sleep(0.3)
-        return real(batch, lines)
+        return data
 
-    monkeypatch.setattr(services, "export_file_bytes", slow)
+    with injected_fault("exports.file_written", slow):
+        yield
 
 
 def ready_session(engagement: Any = None) -> Any:
@@ -56,29 +53,6 @@ def ready_session(engagement: Any = None) -> Any:
         for n in range(READY)
     )
     return session
-
-
-def at_once(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:
-    """Run each call in its own thread (so its own database connection), released
-    together by a barrier."""
-    barrier = threading.Barrier(len(calls))
-    results: list[tuple[str, Any]] = [("", None)] * len(calls)
-
-    def worker(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = ("ok", call())
-        except Exception as error:
-            results[index] = ("error", error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_it_never_puts_an_employee_in_two_concurrent_delta_exports(operator, slow_writer):

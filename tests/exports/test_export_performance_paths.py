@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from core.faults import injected_fault
 from exports import snapshots
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import change_summary
@@ -171,20 +172,19 @@ def _nothing_written(session: ProcessingSession, summary: dict[str, Any]) -> Non
     assert not any(path.is_file() for path in exports.rglob("*"))
 
 
-@pytest.mark.parametrize("failing", ["export_file_bytes", "snapshots_set_with_history"])
+@pytest.mark.parametrize("failing", ["exports.file_written", "exports.snapshots_set"])
 def test_it_writes_nothing_when_the_file_writer_or_the_statements_beside_it_fail(
-    make_session, operator, monkeypatch, failing
+    make_session, operator, failing
 ):
     """The file is written in a thread while the snapshots move: a failure on either side
     undoes both."""
     session = make_session()
     summary = change_summary(session)
 
-    def broken(*args: Any, **kwargs: Any) -> Any:
+    def broken(value: Any) -> Any:
         raise RuntimeError(f"{failing} failed")
 
-    monkeypatch.setattr(services, failing, broken)
-    with pytest.raises(RuntimeError, match=f"{failing} failed"):
+    with injected_fault(failing, broken), pytest.raises(RuntimeError, match=f"{failing} failed"):
         export_batch_create(session=session, export_type="pvault", actor=operator)
 
     _nothing_written(session, summary)

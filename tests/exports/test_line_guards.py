@@ -77,12 +77,6 @@ def test_it_refuses_to_point_revisions_at_a_missing_batch(exported):
     assert EmployeeRevision.objects.filter(last_export_batch=exported).count() == moved > 0
 
 
-@pytest.fixture
-def postgres_only() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL guards the parents too (SQLite flushes tables in any order)")
-
-
 @pytest.mark.usefixtures("postgres_only")
 def test_it_refuses_to_delete_a_batch_that_lines_refer_to(exported):
     refused = pytest.raises(IntegrityError, match="exports_exportline still refer to")

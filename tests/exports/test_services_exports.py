@@ -18,6 +18,7 @@ from core.errors import (
     SessionClosed,
     ValidationFailed,
 )
+from core.faults import injected_fault
 from exports.errors import ExportFileCorrupt
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import change_summary, export_preview, session_proof
@@ -147,16 +148,13 @@ def test_it_rebuilds_the_file_byte_for_byte_after_the_session_is_renamed(make_se
     assert export_batch_rebuild(batch=batch) == export_batch_file(batch=batch, actor=operator)
 
 
-def test_it_leaves_no_file_behind_when_generation_fails_after_writing(
-    make_session, operator, monkeypatch
-):
+def test_it_leaves_no_file_behind_when_generation_fails_after_writing(make_session, operator):
     session = make_session()
 
-    def broken(*args, **kwargs):
+    def broken(batch):
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr("exports.services.generate._generated_event", broken)
-    with pytest.raises(RuntimeError):
+    with injected_fault("exports.file_stored", broken), pytest.raises(RuntimeError):
         export_batch_create(session=session, export_type="pvault", actor=operator)
 
     assert stored_files() == []
@@ -208,22 +206,22 @@ def test_it_numbers_batches_per_period_across_sessions_and_engagements(
     ]
 
 
-def test_it_takes_the_next_code_when_another_session_took_it_first(
-    make_session, operator, monkeypatch
-):
+def test_it_takes_the_next_code_when_another_session_took_it_first(make_session, operator):
     acme = make_session()
     other = make_session(engagement=EngagementFactory(name="Globex", slug="globex"))
     export_batch_create(session=other, export_type="pvault", actor=operator)
-    real = __import__("exports.services.generate", fromlist=["_next_sequence"])._next_sequence
+    picked = []
     answers = iter([1])  # as if the other session's batch were not committed yet
 
-    def racing(export_type: str, period: str) -> int:
-        return next(answers, None) or real(export_type, period)
+    def racing(sequence: int) -> int:
+        picked.append(sequence)
+        return next(answers, sequence)
 
-    monkeypatch.setattr("exports.services.generate._next_sequence", racing)
-    batch, _ = export_batch_create(session=acme, export_type="pvault", actor=operator)
+    with injected_fault("exports.sequence_picked", racing):
+        batch, _ = export_batch_create(session=acme, export_type="pvault", actor=operator)
 
     assert batch.batch_code == "PV-2026-10-002"
+    assert picked == [2, 2]  # the stale number was refused, and the next one read again
     assert sorted(stored_files()) == sorted(
         b.file.name for b in ExportBatch.objects.all()
     )  # the losing attempt's file is gone

@@ -16,9 +16,9 @@ from audit.models import ActivityEvent
 from exports.models import ExportBatch
 from exports.services import export_batch_create
 from sessions_app.services import session_close
+from tests.pages import HTMX
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
 
 
 def _new(session: Any) -> str:
@@ -27,12 +27,6 @@ def _new(session: Any) -> str:
 
 def _preview(session: Any) -> str:
     return reverse("exports:export_preview", args=[session.pk])
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
 
 
 def test_it_shows_the_export_page_with_the_delta_preview(

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import ActivityEvent
 from recalc.models import RecalcJob
+from tests.pages import admin_messages
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:recalc_recalcjob_changelist"
-
-
-def _messages(response: Any) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
 
 
 def test_it_cancels_queued_jobs_and_reports_finished_ones(admin_client, make_session):
@@ -30,7 +25,7 @@ def test_it_cancels_queued_jobs_and_reports_finished_ones(admin_client, make_ses
         follow=True,
     )
 
-    messages = _messages(response)
+    messages = admin_messages(response)
     assert any(m.startswith(f"Job {queued.pk} ") and "cancelled" in m for m in messages)
     assert any(m.startswith(f"Job {finished.pk} ") and "nothing to cancel" in m for m in messages)
     queued.refresh_from_db()
@@ -52,7 +47,7 @@ def test_it_resumes_failed_jobs(admin_client, make_session, django_capture_on_co
         response = admin_client.post(
             reverse(CHANGELIST), {"action": "resume", "_selected_action": [failed.pk]}, follow=True
         )
-    assert any("resumed from its last completed stage" in m for m in _messages(response))
+    assert any("resumed from its last completed stage" in m for m in admin_messages(response))
     failed.refresh_from_db()
     assert failed.status == RecalcJob.Status.COMPLETED
     resumed = ActivityEvent.objects.get(verb=ActivityEvent.Verb.JOB_RESUMED)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections
 
 from core.errors import JobActive
 from recalc import engine
@@ -18,42 +17,14 @@ from recalc.progress import APPLY_PAUSE_ENV, JobMonitor
 from recalc.services import recalc_job_cancel, recalc_job_run, session_recalculate
 from sessions_app.models import EmployeeRevision, ReceiptVersion
 from sessions_app.services import receipt_version_upload
+from tests.concurrency import in_thread, wait_for
 from tests.recalc.conftest import generated_amounts, history_rows, receipts_csv, revision_rows
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (row locks, a second connection)")
-
-
-def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    """Run `target` on its own thread, hence its own database connection."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = target()
-        except Exception as error:  # reported to the test
-            outcome["error"] = error
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgres_only"),
+]
 
 
 def test_two_concurrent_requests_create_exactly_one_job(make_session, operator, hold_jobs):
@@ -131,7 +102,10 @@ def test_a_cancel_from_another_connection_stops_the_apply_and_changes_nothing(
     rows, history = revision_rows(session), history_rows(session)
 
     thread, outcome = in_thread(lambda: recalc_job_run(job_id=job.pk))
-    wait_for(lambda: RecalcJob.objects.filter(pk=job.pk, stage=5, processed__gt=0).exists())
+    wait_for(
+        lambda: RecalcJob.objects.filter(pk=job.pk, stage=5, processed__gt=0).exists(),
+        what="the first applied chunk",
+    )
     recalc_job_cancel(job=job, actor=operator)
     thread.join()
 

@@ -288,17 +288,22 @@ def test_it_moves_progress_and_heartbeat_chunk_by_chunk(generated_session, monke
     session = generated_session(45)
     job = RecalcJob.objects.get(session=session)
     snapshots = []
-    original_write = JobMonitor._write
 
-    def record(self, *, processed):
-        original_write(self, processed=processed)
-        snapshots.append(
-            RecalcJob.objects.values_list("stage", "processed", "total", "heartbeat_at").get(
-                pk=job.pk
+    def recorded(step):
+        """The job's row as each progress write (a stage begun, a chunk done) leaves it."""
+
+        def record(self, *args, **kwargs):
+            step(self, *args, **kwargs)
+            snapshots.append(
+                RecalcJob.objects.values_list("stage", "processed", "total", "heartbeat_at").get(
+                    pk=job.pk
+                )
             )
-        )
 
-    monkeypatch.setattr(JobMonitor, "_write", record)
+        return record
+
+    monkeypatch.setattr(JobMonitor, "begin", recorded(JobMonitor.begin))
+    monkeypatch.setattr(JobMonitor, "advance", recorded(JobMonitor.advance))
 
     recalc_job_run(job_id=job.pk)
 

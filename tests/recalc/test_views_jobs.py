@@ -11,24 +11,13 @@ from django.urls import reverse
 from recalc.models import RecalcJob
 from recalc.services import recalc_job_enqueue
 from sessions_app.models import ProcessingSession
+from tests.pages import HTMX, from_session_page
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
-
-
-def _from_session_page(session: Any) -> dict[str, str]:
-    detail = reverse("sessions_app:session_detail", args=[session.pk])
-    return {**HTMX, "HX-Current-URL": f"http://testserver{detail}"}
 
 
 def _panel(session: Any, job: Any) -> str:
     return reverse("recalc:job_panel", args=[session.pk, job.pk])
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
 
 
 @pytest.fixture
@@ -84,7 +73,7 @@ def test_the_session_page_shows_the_running_job_polling(
 def test_cancel_stops_a_queued_job(operator_client: Client, queued_job: RecalcJob) -> None:
     session = queued_job.session
     url = reverse("recalc:job_cancel", args=[session.pk, queued_job.pk])
-    response = operator_client.post(url, headers=_from_session_page(session))
+    response = operator_client.post(url, headers=from_session_page(session))
     html = response.content.decode()
     queued_job.refresh_from_db()
     assert queued_job.status == RecalcJob.Status.CANCELLED
@@ -96,7 +85,7 @@ def test_cancelling_a_finished_job_says_why_not(operator_client: Client, make_se
     session = make_session()
     job = RecalcJob.objects.get(session=session)
     url = reverse("recalc:job_cancel", args=[session.pk, job.pk])
-    response = operator_client.post(url, headers=_from_session_page(session))
+    response = operator_client.post(url, headers=from_session_page(session))
     assert response.status_code == 409
     assert "there is nothing to cancel" in response.content.decode()
 
@@ -110,7 +99,7 @@ def test_a_failed_job_can_be_resumed(
     assert "Resume from stage 1" in operator_client.get(detail).content.decode()
     url = reverse("recalc:job_resume", args=[session.pk, queued_job.pk])
     with django_capture_on_commit_callbacks(execute=True):
-        operator_client.post(url, headers=_from_session_page(session))
+        operator_client.post(url, headers=from_session_page(session))
     queued_job.refresh_from_db()
     assert queued_job.status == RecalcJob.Status.COMPLETED
 
@@ -135,10 +124,10 @@ def test_recalculate_starts_a_job_and_a_second_is_refused(
 ) -> None:
     session = make_session()
     url = reverse("recalc:session_recalculate", args=[session.pk])
-    first = operator_client.post(url, headers=_from_session_page(session))
+    first = operator_client.post(url, headers=from_session_page(session))
     assert first.status_code == 200
     assert 'hx-trigger="every 1s"' in first.content.decode()
-    second = operator_client.post(url, headers=_from_session_page(session))
+    second = operator_client.post(url, headers=from_session_page(session))
     assert second.status_code == 409
     assert "already has a job in progress" in second.content.decode()
     assert RecalcJob.objects.filter(session=session).count() == 2

@@ -3,12 +3,9 @@ middle of an apply, and two clusters sharing a Redis broker."""
 
 from __future__ import annotations
 
-import datetime
 import os
 import re
 import signal
-import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +17,9 @@ from django_q.models import Schedule
 from audit.models import ActivityEvent, Notification
 from recalc.models import RecalcJob
 from sessions_app.models import EmployeeRevision, ProcessingSession
-from sessions_app.services import receipt_version_upload, session_create
-from tests.conftest import fixture_file
+from sessions_app.services import receipt_version_upload
+from tests.concurrency import wait_for
 from tests.recalc.conftest import (
-    card_csv,
     generated_amounts,
     history_rows,
     receipts_csv,
@@ -34,22 +30,12 @@ from tests.recalc.workers import (
     employees_state,
     history_count,
     qcluster,
-    wait_for,
     watchdog,
 )
+from tests.samples import AFTER_V1, fixture_file, results
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-AFTER_V1 = {
-    "E1001": ("155.75", "155.00", "matched"),
-    "E1002": ("1205.00", "1205.00", "matched"),
-    "E1003": ("89.99", "80.00", "missing_receipts"),
-    "E1004": ("512.30", "300.00", "missing_receipts"),
-    "E1005": ("64.00", "64.00", "matched"),
-    "E1006": ("999.99", "0.00", "missing_receipts"),
-    "E1007": ("60.00", "60.00", "matched"),
-    "E1008": ("0.00", "25.00", "no_card_activity"),
-}
 AFTER_V2_STATUSES = {
     "E1001": "matched",
     "E1002": "matched",
@@ -67,19 +53,6 @@ def db_for_workers(tmp_path: Path) -> WorkerDatabase:
     # The scheduled watchdog would run on its own clock; these tests call it when they mean to.
     Schedule.objects.all().delete()
     return WorkerDatabase(tmp_path)
-
-
-@pytest.fixture
-def through_the_broker(monkeypatch: Any) -> None:
-    """From the call on, jobs go to the broker instead of running inline."""
-    monkeypatch.setattr(Conf, "SYNC", False)
-
-
-def results(session: ProcessingSession) -> dict[str, tuple[str, str, str]]:
-    return {
-        rev.employee_id: (str(rev.car_amount), str(rev.receipt_amount), rev.status)
-        for rev in EmployeeRevision.objects.filter(session=session)
-    }
 
 
 def test_a_real_worker_processes_a_session_end_to_end(
@@ -115,20 +88,6 @@ def test_a_real_worker_processes_a_session_end_to_end(
     assert Notification.objects.get(user=operator).level == Notification.Level.SUCCESS
 
 
-def _generated_session(engagement: Any, operator: Any, name: str, employees: int) -> Any:
-    amounts = generated_amounts(employees)
-    return session_create(
-        engagement=engagement,
-        name=name,
-        period_start=datetime.date(2026, 10, 1),
-        period_end=datetime.date(2026, 10, 31),
-        tolerance=Decimal("1.00"),
-        card_file=card_csv(amounts),
-        receipts_file=receipts_csv(amounts),
-        actor=operator,
-    )
-
-
 def _upload_v2(session: Any, operator: Any, employees: int) -> RecalcJob:
     version = receipt_version_upload(
         session=session,
@@ -139,12 +98,11 @@ def _upload_v2(session: Any, operator: Any, employees: int) -> RecalcJob:
 
 
 def test_kill_minus_9_during_the_apply_then_resume_gives_the_uninterrupted_result(
-    db_for_workers, engagement, operator, monkeypatch, tmp_path
+    db_for_workers, generated_session, operator, monkeypatch, tmp_path
 ):
     employees = 5200  # two apply batches: 5000, then 200
     reference, victim, bystander = (
-        _generated_session(engagement, operator, name, employees)
-        for name in ("Reference", "Victim", "Bystander")
+        generated_session(employees, name=name) for name in ("Reference", "Victim", "Bystander")
     )
     _upload_v2(reference, operator, employees)  # the uninterrupted run, inline
     bystander_before = (revision_rows(bystander), history_rows(bystander))
@@ -170,7 +128,11 @@ def test_kill_minus_9_during_the_apply_then_resume_gives_the_uninterrupted_resul
     # The killed apply left nothing behind.
     assert employees_state(victim.pk, db_for_workers) == victim_before
     assert history_count(victim.pk, "receipts v2 applied", db_for_workers) == 0
-    time.sleep(2.2)  # the heartbeat goes stale
+    wait_for(
+        lambda: db_for_workers.heartbeat_older_than(job.pk, seconds=2),
+        timeout=30,
+        what="the killed worker's heartbeat to go stale",
+    )
     recovery = watchdog(db_for_workers, tmp_path, JOB_STALE_SECONDS="2")
     assert recovery.wait(timeout=60) == 0, recovery.output()
     assert f"worker lost: [{job.pk}]; resumed: [{job.pk}]" in recovery.output()
@@ -208,7 +170,9 @@ def redis_url() -> Any:
         pytest.skip("the scale-out test runs against PostgreSQL")
     import redis
 
-    url = os.environ.get("RECALC_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+    url = os.environ.get("TEST_REDIS_URL") or os.environ.get(
+        "RECALC_TEST_REDIS_URL", "redis://127.0.0.1:6379/7"
+    )
     client = redis.from_url(url)
     try:
         client.ping()

@@ -8,31 +8,23 @@ back when they are done, so the test then asserts through the ORM as usual."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
+
+from tests.concurrency import wait_for
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 class WorkerDatabase:
@@ -75,6 +67,14 @@ class WorkerDatabase:
         names = ["status", "stage", "processed", "total", "attempts", "claimed_by"]
         row = self.rows(f"SELECT {', '.join(names)} FROM recalc_recalcjob WHERE id = %s", (job_id,))
         return dict(zip(names, row[0], strict=True))
+
+    def heartbeat_older_than(self, job_id: int, seconds: float) -> bool:
+        """Whether the job's last heartbeat is more than `seconds` old: stale, for a
+        watchdog told JOB_STALE_SECONDS=`seconds`."""
+        beat = self.rows("SELECT heartbeat_at FROM recalc_recalcjob WHERE id = %s", (job_id,))[0][0]
+        if isinstance(beat, str):  # SQLite keeps UTC text
+            beat = datetime.datetime.fromisoformat(beat).replace(tzinfo=datetime.UTC)
+        return timezone.now() - beat > datetime.timedelta(seconds=seconds)
 
     def env(self, **extra: str) -> dict[str, str]:
         """The child's environment: not a test run (no PYTEST_VERSION), real broker."""

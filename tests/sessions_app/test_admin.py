@@ -15,13 +15,10 @@ from audit.models import ActivityEvent
 from recalc.models import RecalcJob
 from sessions_app.models import CardTransaction, ProcessingSession
 from sessions_app.services import session_close
+from tests.pages import admin_messages
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:sessions_app_processingsession_changelist"
-
-
-def _messages(response: Any) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
 
 
 def _action(admin_client: Any, action: str, sessions: list[Any], **extra: Any) -> Any:
@@ -61,7 +58,7 @@ def test_it_closes_each_session_and_skips_closed_ones(admin_client, operator, ma
     )
 
     assert response.status_code == 200
-    messages = _messages(response)
+    messages = admin_messages(response)
     assert "September: closed." in messages
     assert "August: skipped, the session is closed." in messages
     assert any(m.startswith("October: not closed: Job") and str(job.pk) in m for m in messages)
@@ -108,7 +105,7 @@ def test_it_exports_many_sessions_into_one_zip(admin_client, operator, make_sess
     manifest = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode("utf-8-sig"))))
     assert len(manifest) == 3
     listing = admin_client.get(reverse(CHANGELIST))
-    messages = _messages(listing)
+    messages = admin_messages(listing)
     assert sum("exported as PV-" in message for message in messages) == 2
     assert "August: skipped, the session is closed." in messages
     assert ActivityEvent.objects.filter(verb=ActivityEvent.Verb.BULK_EXPORT).count() == 1
@@ -119,7 +116,7 @@ def test_it_reports_when_nothing_could_be_exported(admin_client, operator, make_
     session_close(session=closed, reason="filed", actor=operator)
     response = _action(admin_client, "bulk_export", [closed])
     assert response["Content-Type"].startswith("text/html")
-    assert "August: skipped, the session is closed." in _messages(response)
+    assert "August: skipped, the session is closed." in admin_messages(response)
 
 
 # --- Recalculate ------------------------------------------------------------------------------
@@ -136,7 +133,7 @@ def test_it_recalculates_and_reports_active_jobs(
     with django_capture_on_commit_callbacks(execute=True):
         response = _action(admin_client, "recalculate", [free, busy, closed])
 
-    messages = _messages(response)
+    messages = admin_messages(response)
     assert "September: recalculation queued." in messages
     assert any("October: Session 'October' already has a job in progress" in m for m in messages)
     assert "August: skipped, the session is closed." in messages
@@ -148,20 +145,8 @@ def test_it_recalculates_and_reports_active_jobs(
 # --- Archive and restore ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def archive_storage(settings: Any, tmp_path: Any) -> Any:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "archive": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "archive")},
-        },
-    }
-    return tmp_path / "archive"
-
-
 def test_it_archives_closed_sessions_only_and_restores_them(
-    admin_client, operator, make_session, archive_storage
+    admin_client, operator, make_session, archive
 ):
     closed, open_one = make_session(name="August"), make_session(name="September")
     session_close(session=closed, reason="filed", actor=operator)
@@ -169,7 +154,7 @@ def test_it_archives_closed_sessions_only_and_restores_them(
 
     response = _action(admin_client, "archive", [closed, open_one])
 
-    messages = _messages(response)
+    messages = admin_messages(response)
     assert any(m.startswith("August: Archived") for m in messages)
     assert "September: skipped, only closed sessions are archived." in messages
     closed.refresh_from_db()
@@ -177,7 +162,7 @@ def test_it_archives_closed_sessions_only_and_restores_them(
     assert CardTransaction.objects.filter(session=closed).count() == 0
 
     restored = _action(admin_client, "restore", [closed])
-    assert any(m.startswith("August:") for m in _messages(restored))
+    assert any(m.startswith("August:") for m in admin_messages(restored))
     assert CardTransaction.objects.filter(session=closed).count() == lines
 
 

@@ -15,6 +15,7 @@ from django.db import connection
 
 from audit.models import ActivityEvent
 from core.errors import InvalidState
+from core.faults import injected_fault
 from exports.selectors import session_proof
 from exports.services import export_batch_create
 from sessions_app import archival
@@ -71,11 +72,6 @@ def line_snapshot(session: ProcessingSession) -> tuple[list[dict], list[dict]]:
 
 def archive_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-@pytest.fixture
-def archive(settings: Any, tmp_path: Path) -> FileSystemStorage:
-    return use_archive_root(settings, tmp_path / "archive")
 
 
 @pytest.fixture
@@ -279,12 +275,10 @@ def test_it_keeps_the_lines_when_the_final_transaction_fails(
 ):
     lines_before = line_snapshot(closed_session)
 
-    def broken_event(**kwargs: Any) -> None:
+    def broken_event(session: ProcessingSession) -> None:
         raise RuntimeError("audit database unavailable")
 
-    monkeypatch.setattr(archival.services, "activity_event_record", broken_event)
-
-    with pytest.raises(RuntimeError):
+    with injected_fault("archive.lines_removed", broken_event), pytest.raises(RuntimeError):
         session_archive(session=closed_session, actor=operator)
 
     closed_session.refresh_from_db()

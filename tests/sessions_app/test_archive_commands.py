@@ -8,11 +8,10 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -22,17 +21,11 @@ from tests.sessions_app.test_archive import (
     archive_files,
     close,
     line_snapshot,
-    use_archive_root,
 )
 
 pytestmark = pytest.mark.django_db
 
 TOMORROW = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
-
-
-@pytest.fixture
-def archive(settings: Any, tmp_path: Path) -> FileSystemStorage:
-    return use_archive_root(settings, tmp_path / "archive")
 
 
 @pytest.fixture

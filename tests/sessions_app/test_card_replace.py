@@ -4,8 +4,6 @@ recalculated from them."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import transaction
 
 from audit.models import ActivityEvent
 from core.errors import (
@@ -24,12 +22,12 @@ from core.errors import (
     SessionClosed,
     ValidationFailed,
 )
+from exports.models import ExportBatch
 from exports.selectors import session_proof
 from exports.services import export_batch_create, export_batch_void
 from recalc.models import RecalcJob
-from recalc.services import session_recalculate
+from recalc.services import recalc_job_run, session_recalculate
 from sessions_app.models import CardTransaction, EmployeeRevision, ProcessingSession
-from sessions_app.services import card as card_services
 from sessions_app.services import (
     card_replace_refusal,
     import_profile_save,
@@ -37,12 +35,12 @@ from sessions_app.services import (
     session_card_replace,
     session_close,
 )
-from tests.conftest import fixture_file
+from tests.concurrency import Contender
 from tests.factories import EngagementFactory
+from tests.samples import CORRECTED, fixture_file, results
 
 pytestmark = pytest.mark.django_db
 
-CORRECTED = "car_2026_10_corrected.csv"
 # The samples' receipts v1 against the corrected statement (tolerance 1.00): E1002 lost its
 # credit, E1003 was overcharged, E1004 and E1006 are gone from it, E1009 is new.
 AFTER_CORRECTION = {
@@ -56,13 +54,6 @@ AFTER_CORRECTION = {
     "E1008": ("0.00", "25.00", "no_card_activity"),
     "E1009": ("50.00", "0.00", "missing_receipts"),
 }
-
-
-def results(session: ProcessingSession) -> dict[str, tuple[str, str, str]]:
-    return {
-        rev.employee_id: (str(rev.car_amount), str(rev.receipt_amount), rev.status)
-        for rev in EmployeeRevision.objects.filter(session=session)
-    }
 
 
 def visible_rows(session: ProcessingSession) -> dict[str, tuple[Any, ...]]:
@@ -391,69 +382,63 @@ def test_a_profile_of_another_engagement_is_refused(make_session: Any, operator:
 # --- Racing an export (PostgreSQL: row locks, separate connections) -----------------------------
 
 
-def _at_once(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:
-    """Each call in its own thread (its own connection), released together."""
-    barrier = threading.Barrier(len(calls))
-    results: list[tuple[str, Any]] = [("", None)] * len(calls)
-
-    def worker(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = ("ok", call())
-        except Exception as error:
-            results[index] = ("error", error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+def _queued_in_order(
+    session: ProcessingSession, first: Callable[[], Any], second: Callable[[], Any]
+) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """Run `first` and `second` on their own connections, `first` certain to get the session
+    lock before `second`: the test holds the lock until both are queued on it."""
+    contenders = Contender(first), Contender(second)
+    with transaction.atomic():
+        ProcessingSession.objects.select_for_update().get(pk=session.pk)
+        contenders[0].start_and_wait_until_queued("the first request")
+        contenders[1].start_and_wait_until_queued("the second request")
+    return contenders[0].result(), contenders[1].result()
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgres_only")
 @pytest.mark.parametrize("head_start", ["replace", "export"])
-def test_a_statement_racing_a_pvault_export_is_either_refused_or_exported_after_it(
-    make_session: Any, operator: Any, monkeypatch: pytest.MonkeyPatch, head_start: str
+def test_a_statement_racing_a_pvault_export_is_refused_or_exported_after_it(
+    make_session: Any, operator: Any, request: pytest.FixtureRequest, head_start: str
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: row locks and concurrent connections")
+    """Both requests pass their checks before either holds the session lock; the one that
+    gets it second must see what the first did. From the race on, jobs wait on the broker,
+    so a replacement's recalculation is still pending when the export behind it runs."""
     session = make_session()
+    request.getfixturevalue("through_the_broker")
     old_lines = CardTransaction.objects.filter(session=session).count()
-    real_swap = card_services._card_statement_swap
-
-    def slow_swap(*args: Any, **kwargs: Any) -> None:  # holds the session lock a while
-        time.sleep(0.3)
-        real_swap(*args, **kwargs)
-
-    monkeypatch.setattr(card_services, "_card_statement_swap", slow_swap)
 
     def replace() -> Any:
-        if head_start == "export":
-            time.sleep(0.1)
         return session_card_replace(session=session, file=fixture_file(CORRECTED), actor=operator)
 
     def export() -> Any:
-        if head_start == "replace":
-            time.sleep(0.1)
         return export_batch_create(session=session, export_type="pvault", actor=operator)[0]
 
-    (replaced, job_or_error), (exported, batch_or_error) = _at_once(replace, export)
+    if head_start == "export":
+        (exported, batch), (replaced, refusal) = _queued_in_order(session, export, replace)
 
-    session.refresh_from_db()
-    if replaced == "error":
-        assert isinstance(job_or_error, CardReplaceNotAllowed), job_or_error
-        assert exported == "ok"
+        session.refresh_from_db()
+        assert exported == "ok" and batch.batch_code == "PV-2026-10-001"
+        assert replaced == "error" and isinstance(refusal, CardReplaceNotAllowed), refusal
+        assert refusal.details["batch_code"] == "PV-2026-10-001"
         assert session.card_file_name == "car_2026_10.csv"
         assert CardTransaction.objects.filter(session=session).count() == old_lines
+        assert not RecalcJob.objects.filter(session=session, kind=RecalcJob.Kind.CARD).exists()
         return
-    assert session.card_file_name == CORRECTED
-    if exported == "ok":  # only once the new statement's recalculation had finished
-        event = ActivityEvent.objects.get(session=session, verb=ActivityEvent.Verb.CARD_REPLACED)
-        job_or_error.refresh_from_db()
-        assert batch_or_error.created_at > job_or_error.finished_at > event.occurred_at
-    else:
-        assert isinstance(batch_or_error, JobActive), batch_or_error
+
+    (replaced, job), (exported, refusal) = _queued_in_order(session, replace, export)
+
+    session.refresh_from_db()
+    assert replaced == "ok" and session.card_file_name == CORRECTED
+    assert exported == "error" and isinstance(refusal, JobActive), refusal
+    assert refusal.details["job"] == job.pk
+    assert not ExportBatch.objects.filter(session=session).exists()
+    # Once the new statement's recalculation has run, the export goes through, after it.
+    recalc_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    batch = export()
+    event = ActivityEvent.objects.get(session=session, verb=ActivityEvent.Verb.CARD_REPLACED)
+    assert job.status == RecalcJob.Status.COMPLETED
+    assert batch.created_at > job.finished_at > event.occurred_at
+    assert results(session) == AFTER_CORRECTION

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,8 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from sessions_app.models import Engagement, Membership, ProcessingSession
-
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+from tests.samples import FIXTURES
 
 V1_EXPECTED = [
     ["E1001", "Zhang, Alice", "155.75", "155.00", "-0.75", "matched"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import io
 from decimal import Decimal
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -18,8 +17,7 @@ from sessions_app.ingestion import (
     ParsedLine,
     parse_statement,
 )
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+from tests.samples import FIXTURES
 
 
 def fixture(name: str) -> bytes:

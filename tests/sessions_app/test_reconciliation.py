@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -26,8 +25,8 @@ from sessions_app.reconciliation import (
     reconcile,
     skip_held_duplicates,
 )
+from tests.samples import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 TOLERANCE = Decimal("1.00")
 
 

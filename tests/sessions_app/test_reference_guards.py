@@ -141,12 +141,6 @@ def test_revision_history_keeps_its_user_or_none(session):
     assert EmployeeRevision.history.get().history_user_id is None
 
 
-@pytest.fixture
-def postgres_only() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL guards the parents too (SQLite flushes tables in any order)")
-
-
 @pytest.mark.usefixtures("postgres_only")
 def test_a_session_with_lines_cannot_be_deleted_under_them(session):
     lines_insert(CardTransaction, [card_line(session.pk)])

@@ -21,27 +21,9 @@ from sessions_app.services import (
     session_close,
     session_update,
 )
-from tests.conftest import fixture_file
+from tests.samples import AFTER_V1, fixture_file, results
 
 pytestmark = pytest.mark.django_db
-
-AFTER_V1 = {
-    "E1001": ("155.75", "155.00", "matched"),
-    "E1002": ("1205.00", "1205.00", "matched"),
-    "E1003": ("89.99", "80.00", "missing_receipts"),
-    "E1004": ("512.30", "300.00", "missing_receipts"),
-    "E1005": ("64.00", "64.00", "matched"),
-    "E1006": ("999.99", "0.00", "missing_receipts"),
-    "E1007": ("60.00", "60.00", "matched"),
-    "E1008": ("0.00", "25.00", "no_card_activity"),
-}
-
-
-def results(session: ProcessingSession) -> dict[str, tuple[str, str, str]]:
-    return {
-        rev.employee_id: (str(rev.car_amount), str(rev.receipt_amount), rev.status)
-        for rev in EmployeeRevision.objects.filter(session=session)
-    }
 
 
 def test_it_reconciles_the_samples_card_and_v1(make_session):

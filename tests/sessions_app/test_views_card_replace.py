@@ -13,11 +13,10 @@ from exports.services import export_batch_create
 from recalc.models import RecalcJob
 from sessions_app.models import CardTransaction, EmployeeRevision
 from sessions_app.services import session_close
-from tests.conftest import fixture_file
+from tests.pages import HTMX, from_session_page
+from tests.samples import CORRECTED, fixture_file
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
-CORRECTED = "car_2026_10_corrected.csv"
 ACTION = "Replace card statement</a>"
 
 
@@ -29,18 +28,8 @@ def _detail(session: Any) -> str:
     return reverse("sessions_app:session_detail", args=[session.pk])
 
 
-def _from_session_page(session: Any) -> dict[str, str]:
-    return {**HTMX, "HX-Current-URL": f"http://testserver{_detail(session)}"}
-
-
 def _car_amount(session: Any, employee_id: str) -> str:
     return str(EmployeeRevision.objects.get(session=session, employee_id=employee_id).car_amount)
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
 
 
 def test_the_session_page_offers_the_action_to_operators_only(
@@ -108,7 +97,7 @@ def test_a_replacement_from_the_session_page_starts_the_job_panel(
         response = operator_client.post(
             _url(session),
             {"file": fixture_file(CORRECTED), "note": "bank re-issued it"},
-            headers=_from_session_page(session),
+            headers=from_session_page(session),
         )
 
     html = response.content.decode()

@@ -12,19 +12,13 @@ from django.utils import timezone
 
 from exports.services import export_batch_create
 from sessions_app.models import EmployeeRevision, ProcessingSession
+from tests.pages import HTMX
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
 
 
 def _url(session: Any, employee_id: str, action: str = "employee_detail") -> str:
     return reverse(f"sessions_app:{action}", args=[session.pk, employee_id])
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
 
 
 def test_it_shows_card_and_receipt_lines_side_by_side(

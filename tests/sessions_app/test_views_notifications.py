@@ -10,16 +10,10 @@ from django.urls import reverse
 
 from audit.models import Notification
 from audit.services import notification_send
+from tests.pages import HTMX
 
 pytestmark = pytest.mark.django_db
 URL = reverse("sessions_app:notification_list")
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
 
 
 def test_a_finished_job_notifies_its_starter(operator_client: Client, make_session: Any) -> None:

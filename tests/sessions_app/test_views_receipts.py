@@ -11,25 +11,14 @@ from django.urls import reverse
 from recalc.models import RecalcJob
 from sessions_app.models import EmployeeRevision, ReceiptVersion
 from sessions_app.services import session_close
-from tests.conftest import fixture_file
+from tests.pages import HTMX, from_session_page
+from tests.samples import fixture_file
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
 
 
 def _url(session: Any) -> str:
     return reverse("sessions_app:receipts_upload", args=[session.pk])
-
-
-def _from_session_page(session: Any) -> dict[str, str]:
-    detail = reverse("sessions_app:session_detail", args=[session.pk])
-    return {**HTMX, "HX-Current-URL": f"http://testserver{detail}"}
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
 
 
 def test_it_shows_the_dialog_page_without_javascript(
@@ -61,7 +50,7 @@ def test_an_upload_from_the_session_page_starts_the_job_panel(
         response = operator_client.post(
             _url(session),
             {"file": fixture_file("receipts_2026_10_v2.csv"), "mode": "replace"},
-            headers=_from_session_page(session),
+            headers=from_session_page(session),
         )
     html = response.content.decode()
     assert response.status_code == 200
@@ -82,7 +71,7 @@ def test_a_preview_upload_shows_the_diff_and_applies_on_confirmation(
         response = operator_client.post(
             _url(session),
             {"file": fixture_file("receipts_2026_10_v2.csv"), "mode": "replace", "preview": "on"},
-            headers=_from_session_page(session),
+            headers=from_session_page(session),
         )
     job = RecalcJob.objects.filter(session=session).latest("id")
     # The answer came before the worker ran: the panel polls until the preview is ready.
@@ -100,7 +89,7 @@ def test_a_preview_upload_shows_the_diff_and_applies_on_confirmation(
     with django_capture_on_commit_callbacks(execute=True):
         applied = operator_client.post(
             reverse("recalc:job_apply", args=[session.pk, job.pk]),
-            headers=_from_session_page(session),
+            headers=from_session_page(session),
         )
     assert applied.status_code == 200
     job.refresh_from_db()
@@ -116,7 +105,7 @@ def test_a_duplicate_file_is_explained_and_can_be_stored_anyway(
     response = operator_client.post(
         _url(session),
         {"file": fixture_file("receipts_2026_10_v1.csv"), "mode": "replace"},
-        headers=_from_session_page(session),
+        headers=from_session_page(session),
     )
     html = response.content.decode()
     assert response.status_code == 409
@@ -181,7 +170,7 @@ def test_a_rollback_creates_a_new_version_from_an_earlier_one(
     upload_receipts(session, "receipts_2026_10_v2.csv")
     url = reverse("sessions_app:receipt_reapply", args=[session.pk, 1])
     with django_capture_on_commit_callbacks(execute=True):
-        response = operator_client.post(url, headers=_from_session_page(session))
+        response = operator_client.post(url, headers=from_session_page(session))
     assert response["HX-Retarget"] == "#job-panel"
     latest = session.receipt_versions.get(version=3)
     assert latest.note == "rollback to v1"
@@ -194,7 +183,7 @@ def test_a_refused_rollback_says_why_in_the_versions_panel(
 ) -> None:
     session = make_session()
     url = reverse("sessions_app:receipt_reapply", args=[session.pk, 9])
-    response = operator_client.post(url, headers=_from_session_page(session))
+    response = operator_client.post(url, headers=from_session_page(session))
     assert response.status_code == 422
     assert response["HX-Retarget"] == "#receipt-versions"
     assert "has no receipts v9" in response.content.decode()

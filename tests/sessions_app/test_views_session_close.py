@@ -9,19 +9,13 @@ from django.test import Client
 from django.urls import reverse
 
 from sessions_app.models import ProcessingSession, UserPreference
+from tests.pages import HTMX
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
 
 
 def _url(session: Any) -> str:
     return reverse("sessions_app:session_close", args=[session.pk])
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
 
 
 def test_it_shows_the_close_page(operator_client: Client, make_session: Any) -> None:

@@ -15,9 +15,9 @@ from django.urls import reverse
 from exports.services import export_batch_create
 from sessions_app.models import EmployeeRevision, ProcessingSession
 from sessions_app.services import session_create
+from tests.pages import HTMX
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
 
 
 def _url(session: ProcessingSession) -> str:
@@ -29,12 +29,6 @@ def _rows(response: Any) -> list[str]:
     return re.findall(
         r'<tr id="employee-[^"]*">\s*<td><a href="[^"]*">([^<]+)</a>', response.content.decode()
     )
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
 
 
 def test_it_shows_the_whole_session_page(operator_client: Client, make_session: Any) -> None:

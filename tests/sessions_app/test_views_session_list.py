@@ -12,16 +12,11 @@ from exports.services import export_batch_create
 from sessions_app.models import ProcessingSession
 from sessions_app.services import session_close
 from tests.factories import ProcessingSessionFactory
+from tests.pages import HTMX
 
 pytestmark = pytest.mark.django_db
 URL = reverse("sessions_app:session_list")
-HTMX = {"HX-Request": "true", "HX-Target": "session-cards"}
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
+HTMX_FORM = {**HTMX, "HX-Target": "session-cards"}
 
 
 def test_it_shows_a_card_per_session_with_its_figures(
@@ -57,7 +52,7 @@ def test_it_filters_by_status_and_search(
 
 def test_it_answers_htmx_with_only_the_cards(operator_client: Client, make_session: Any) -> None:
     session = make_session()
-    response = operator_client.get(URL, {"q": "October"}, headers=HTMX)
+    response = operator_client.get(URL, {"q": "October"}, headers=HTMX_FORM)
     html = response.content.decode()
     assert "<html" not in html
     assert html.lstrip().startswith('<section id="session-cards"')

@@ -13,18 +13,13 @@ from django.urls import reverse
 
 from audit.models import ActivityEvent
 from sessions_app.models import ImportProfile, ProcessingSession, ReceiptVersion
-from tests.conftest import fixture_file
+from tests.pages import HTMX
+from tests.samples import fixture_file
 
 pytestmark = pytest.mark.django_db
 URL = reverse("sessions_app:session_new")
 PROFILE_URL = reverse("sessions_app:import_profile_new")
-HTMX = {"HX-Request": "true", "HX-Target": "session-form"}
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: Any) -> Client:
-    client.force_login(operator)
-    return client
+HTMX_FORM = {**HTMX, "HX-Target": "session-form"}
 
 
 def _form(engagement: Any, **files: Any) -> dict[str, Any]:
@@ -65,7 +60,7 @@ def test_it_redirects_htmx_with_a_client_redirect(
     operator_client: Client, engagement: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        response = operator_client.post(URL, _form(engagement), headers=HTMX)
+        response = operator_client.post(URL, _form(engagement), headers=HTMX_FORM)
     session = ProcessingSession.objects.get()
     assert response["HX-Redirect"] == reverse("sessions_app:session_detail", args=[session.pk])
 
@@ -74,7 +69,7 @@ def test_it_lists_every_file_error_and_stores_nothing(
     operator_client: Client, engagement: Any
 ) -> None:
     response = operator_client.post(
-        URL, _form(engagement, receipts_file=fixture_file("receipts_bad.csv")), headers=HTMX
+        URL, _form(engagement, receipts_file=fixture_file("receipts_bad.csv")), headers=HTMX_FORM
     )
     html = response.content.decode()
     assert response.status_code == 422
@@ -181,7 +176,7 @@ def test_it_refuses_another_engagement(client: Client, outsider: Any, engagement
 
 def test_invalid_fields_show_the_form_again(operator_client: Client, engagement: Any) -> None:
     response = operator_client.post(
-        URL, _form(engagement, name="", period_end="2026-09-01"), headers=HTMX
+        URL, _form(engagement, name="", period_end="2026-09-01"), headers=HTMX_FORM
     )
     html = response.content.decode()
     assert response.status_code == 422
