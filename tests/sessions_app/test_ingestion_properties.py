@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.errors import InvalidFile
@@ -139,8 +139,7 @@ def cut_files(draw: st.DrawFn) -> tuple[str, int]:
             for position in range(1, delimiter_positions[-1] + 1):
                 candidates.append(offset + position)
         offset += len(line) + 1
-    if not candidates:
-        return text[: len(lines[0]) // 2], 0
+    assume(candidates)  # a file with data lines to cut
     return text[: draw(st.sampled_from(candidates))], 1
 
 
@@ -151,9 +150,8 @@ def test_any_prefix_cut_mid_line_is_refused_as_truncated(cut: tuple[str, int]) -
     try:
         parse_statement(text.encode())
     except InvalidFile as refused:
-        assert any(
-            "truncated" in error.message or "Could not find the columns" in error.message
-            for error in refused.errors
-        ), [error.message for error in refused.errors]
+        assert any("truncated" in error.message for error in refused.errors), [
+            error.message for error in refused.errors
+        ]
     else:
         raise AssertionError(f"a file cut mid-line was accepted: {text[-60:]!r}")
