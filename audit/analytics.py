@@ -21,6 +21,7 @@ from django.utils import timezone
 from audit.models import ActivityEvent
 from audit.selectors import occurred_between
 from exports.models import ExportBatch, ExportLine
+from matching.selectors import session_unmatched_totals
 from sessions_app.models import ZERO, EmployeeRevision, Engagement, Membership, ProcessingSession
 
 ONE_DECIMAL = Decimal("0.1")
@@ -109,6 +110,9 @@ def exception_rate(sessions: QuerySet[ProcessingSession]) -> dict[str, Any]:
         )
         .order_by("created_at", "pk")
     )
+    sessions_listed = list(rows)
+    # SPEC §14: the card lines no receipt is paired with, per session.
+    unmatched = session_unmatched_totals(session.pk for session in sessions_listed)
     per_session: list[dict[str, Any]] = [
         {
             "session_id": session.pk,
@@ -117,8 +121,10 @@ def exception_rate(sessions: QuerySet[ProcessingSession]) -> dict[str, Any]:
             "employees": session.employees,
             "exceptions": session.exceptions,
             "rate_percent": percent(session.exceptions, session.employees),
+            "unmatched_charges": unmatched.get(session.pk, (0, ZERO))[0],
+            "unmatched_charges_amount": unmatched.get(session.pk, (0, ZERO))[1],
         }
-        for session in rows
+        for session in sessions_listed
     ]
     employees = sum(row["employees"] for row in per_session)
     exceptions = sum(row["exceptions"] for row in per_session)
@@ -126,6 +132,10 @@ def exception_rate(sessions: QuerySet[ProcessingSession]) -> dict[str, Any]:
         "employees": employees,
         "exceptions": exceptions,
         "rate_percent": percent(exceptions, employees),
+        "unmatched_charges": sum(row["unmatched_charges"] for row in per_session),
+        "unmatched_charges_amount": sum(
+            (row["unmatched_charges_amount"] for row in per_session), ZERO
+        ),
         "sessions": per_session,
     }
 
@@ -289,7 +299,10 @@ def _status_table(result: SessionAnalytics) -> tuple[list[str], list[list[Any]]]
 
 
 def _exception_table(result: SessionAnalytics) -> tuple[list[str], list[list[Any]]]:
-    header = ["session_id", "session", "engagement", "employees", "exceptions", "rate_percent"]
+    header = [
+        "session_id", "session", "engagement", "employees", "exceptions", "rate_percent",
+        "unmatched_charges", "unmatched_charges_amount",
+    ]  # fmt: skip
     rows = [[row[name] for name in header] for row in result.exception_rate["sessions"]]
     overall = result.exception_rate
     rows.append(
@@ -300,6 +313,8 @@ def _exception_table(result: SessionAnalytics) -> tuple[list[str], list[list[Any
             overall["employees"],
             overall["exceptions"],
             overall["rate_percent"],
+            overall["unmatched_charges"],
+            overall["unmatched_charges_amount"],
         ]
     )
     return header, rows

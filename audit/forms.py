@@ -10,12 +10,21 @@ from django.utils import timezone
 
 from audit.models import ActivityEvent
 from audit.selectors import AuditLogFilters, audit_actors_for
+from core.dates import validate_calendar_date
 from sessions_app.models import Engagement
 
 
 class DateRangeForm(forms.Form):
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_calendar_date],
+    )
+    date_to = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_calendar_date],
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -66,6 +75,7 @@ class AsOfForm(forms.Form):
             "%Y-%m-%d %H:%M",
             "%Y-%m-%d",
         ],
+        validators=[validate_calendar_date],
     )
 
     def clean_at(self) -> datetime.datetime:

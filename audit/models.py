@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from rest_framework.authtoken.models import Token
 
 
 class ActivityEvent(models.Model):
@@ -33,8 +34,17 @@ class ActivityEvent(models.Model):
         BULK_CLOSE = "bulk_close", "Bulk close"
         BULK_EXPORT = "bulk_export", "Bulk export"
         LOGIN_FAILED = "login_failed", "Failed login"
+        LOGIN_LOCKED_OUT = "login_locked_out", "Login locked out"
         SESSION_ARCHIVED = "session_archived", "Session archived"
         SESSION_RESTORED = "session_restored", "Session restored"
+        LINES_MATCHED = "lines_matched", "Lines matched by hand"
+        LINES_UNMATCHED = "lines_unmatched", "Lines unmatched by hand"
+        MANUAL_MATCH_ENDED = "manual_match_ended", "Manual match ended"
+        CONTACTS_IMPORTED = "contacts_imported", "Employee directory loaded"
+        RECEIPTS_REQUESTED = "receipts_requested", "Receipts requested"
+        RECEIPTS_ESCALATED = "receipts_escalated", "Receipts escalated to manager"
+        EMAIL_FAILED = "email_failed", "Email delivery failed"
+        WEEKLY_REPORT_SENT = "weekly_report_sent", "Weekly report sent"
 
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -92,3 +102,20 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ApiToken(Token):
+    """DRF's token as the admin shows it: never the key in clear, also not in the
+    admin's messages and its log of recent actions, which print the object itself."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"
+
+    def __str__(self) -> str:
+        return f"{self.masked_key} ({self.user})"
+
+    @property
+    def masked_key(self) -> str:
+        return f"{self.key[:4]}…" if self.key else ""

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.dates import validate_calendar_date
+
 MONEY = {"max_digits": 16, "decimal_places": 2}
 RATE = {"max_digits": 6, "decimal_places": 1}
 
 
 class AnalyticsQuerySerializer(serializers.Serializer):
-    date_from = serializers.DateField(required=False, help_text="First day, inclusive.")
-    date_to = serializers.DateField(required=False, help_text="Last day, inclusive.")
+    date_from = serializers.DateField(
+        required=False, help_text="First day, inclusive.", validators=[validate_calendar_date]
+    )
+    date_to = serializers.DateField(
+        required=False, help_text="Last day, inclusive.", validators=[validate_calendar_date]
+    )
 
     def validate(self, attrs: dict) -> dict:
         start, end = attrs.get("date_from"), attrs.get("date_to")
@@ -32,12 +38,16 @@ class SessionExceptionRateSerializer(serializers.Serializer):
     employees = serializers.IntegerField()
     exceptions = serializers.IntegerField()
     rate_percent = serializers.DecimalField(**RATE)
+    unmatched_charges = serializers.IntegerField(help_text="Card lines without a receipt")
+    unmatched_charges_amount = serializers.DecimalField(**MONEY)
 
 
 class ExceptionRateSerializer(serializers.Serializer):
     employees = serializers.IntegerField()
     exceptions = serializers.IntegerField()
     rate_percent = serializers.DecimalField(**RATE)
+    unmatched_charges = serializers.IntegerField()
+    unmatched_charges_amount = serializers.DecimalField(**MONEY)
     sessions = SessionExceptionRateSerializer(many=True)
 
 

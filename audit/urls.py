@@ -4,6 +4,7 @@ and analytics."""
 from django.urls import path
 
 from audit import views
+from core import converters  # noqa: F401  (registers the employee_id converter)
 
 app_name = "audit"
 
@@ -13,7 +14,7 @@ urlpatterns = [
     path("sessions/<int:pk>/timeline/", views.session_timeline_page, name="session_timeline"),
     path("sessions/<int:pk>/as-of/", views.session_as_of_page, name="session_as_of"),
     path(
-        "sessions/<int:pk>/employees/<str:employee_id>/history/",
+        "sessions/<int:pk>/employees/<employee_id:employee_id>/history/",
         views.revision_history_page,
         name="revision_history",
     ),

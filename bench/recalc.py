@@ -187,11 +187,17 @@ def child_reupload(folder: Path, session_id: int) -> dict[str, Any]:
     return {"job": job.pk, "seconds": total, **timers.seconds, "rss_mb": _peak_rss_mb()}
 
 
-def child_job(job_id: int) -> dict[str, Any]:
+def child_job(job_id: int, matching: bool = True) -> dict[str, Any]:
+    import recalc.runner
     from recalc import progress
     from recalc.models import RecalcJob
     from recalc.services import recalc_job_run
 
+    timers = Timers()
+    if matching:
+        timers.wrap(recalc.runner, "session_matching_store", "matching")
+    else:  # the job as it was before line matching, for comparison
+        recalc.runner.session_matching_store = lambda *args, **kwargs: None  # type: ignore
     marks: list[tuple[int, float]] = []
     original_begin = progress.JobMonitor.begin
 
@@ -208,8 +214,11 @@ def child_job(job_id: int) -> dict[str, Any]:
     stages: dict[str, float] = defaultdict(float)
     for (stage, at), (_, until) in zip(marks, [*marks[1:], (0, end)], strict=True):
         stages[progress.STAGES[stage]] += until - at
+    if matching:
+        stages["apply: of which line matching"] = timers.seconds["matching"]
     return {
         "seconds": end - start,
+        "matching": timers.seconds.get("matching", 0.0),
         "stages": dict(stages),
         "diff": job.diff.get("counts"),
         "rss_mb": _peak_rss_mb(),
@@ -255,6 +264,33 @@ def child_copy(session_id: int, phase: str) -> dict[str, Any]:
     return {"rows": sum(len(rows) for _, _, rows in tables), "seconds": seconds}
 
 
+def child_chase(session_id: int) -> dict[str, Any]:
+    """The chase list's first page through the API, as a script asks for it (best of 5,
+    after one warm-up request), and its query count."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from sessions_app.models import ProcessingSession
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+
+    session = ProcessingSession.objects.get(pk=session_id)
+    client = APIClient()
+    client.force_authenticate(session.created_by)
+    url = f"/api/v1/sessions/{session_id}/unmatched-charges/"
+    assert client.get(url).status_code == 200
+    timings = []
+    for _ in range(5):
+        with CaptureQueriesContext(connection) as queries:
+            start = time.perf_counter()
+            response = client.get(url)
+            timings.append(time.perf_counter() - start)
+    assert response.status_code == 200, response.content[:200]
+    return {"seconds": min(timings), "count": response.json()["count"], "queries": len(queries)}
+
+
 def transaction_for(connection: Any) -> Any:
     from django.db import transaction
 
@@ -265,6 +301,7 @@ def child_cleanup(engagement_id: int) -> dict[str, Any]:
     from django.db import transaction
 
     from audit.models import ActivityEvent
+    from matching.models import LinePair, ManualDecision, UnmatchedLine
     from recalc.models import RecalcJob
     from sessions_app.models import EmployeeRevision, Engagement, ProcessingSession, ReceiptVersion
 
@@ -276,6 +313,8 @@ def child_cleanup(engagement_id: int) -> dict[str, Any]:
         RecalcJob.objects.filter(session__in=sessions).delete()
         ActivityEvent.objects.filter(engagement_id=engagement_id).delete()
         Engagement.objects.filter(pk=engagement_id).update(default_session=None)
+        for model in (LinePair, UnmatchedLine, ManualDecision):
+            model.objects.filter(session__in=sessions)._raw_delete(model.objects.db)
         for session in sessions:
             session.card_transactions.all().delete()
             session.receipt_lines.all().delete()
@@ -302,21 +341,40 @@ def run_child(*arguments: str) -> dict[str, Any]:
 # --- Report ------------------------------------------------------------------------------------
 
 
-def run_size(employees: int, changed: float, keep: bool) -> list[str]:
+def run_size(employees: int, changed: float, keep: bool, matching: bool = True) -> list[str]:
     with tempfile.TemporaryDirectory() as folder_name:
         # In a child too: a child's peak RSS would otherwise start at the parent's.
         counts = run_child("generate", folder_name, str(employees), str(changed))
         upload = run_child("upload", folder_name, str(employees))
         session = str(upload["session"])
         runs: dict[str, Any] = {"initial": {"upload": upload}}
-        runs["initial"]["job"] = run_child("job", str(upload["job"]))
+        with_matching = "1" if matching else "0"
+        runs["initial"]["job"] = run_child("job", str(upload["job"]), with_matching)
         reupload = run_child("reupload", folder_name, session)
-        runs["reprocess"] = {"upload": reupload, "job": run_child("job", str(reupload["job"]))}
+        runs["reprocess"] = {
+            "upload": reupload,
+            "job": run_child("job", str(reupload["job"]), with_matching),
+        }
+        chase = run_child("chase", session) if matching else None
         for label in ("initial", "reprocess"):
             runs[label]["copy"] = run_child("copy", session, label)
         if not keep:
             run_child("cleanup", str(upload["engagement"]))
-    return _report(employees, counts, runs)
+    lines = _report(employees, counts, runs)
+    if chase is not None:
+        lines.append(
+            f"chase list, first page through the API: {chase['seconds'] * 1000:.0f} ms "
+            f"({chase['queries']} queries, {chase['count']:,} unmatched charges)"
+        )
+    for label in ("initial", "reprocess"):
+        job = runs[label]["job"]
+        if job.get("matching"):
+            without = job["seconds"] - job["matching"]
+            lines.append(
+                f"{label}: line matching {job['matching']:.2f} s = "
+                f"{job['matching'] / without:.0%} of the job without it ({without:.2f} s)"
+            )
+    return lines
 
 
 def _row(*cells: Any) -> str:
@@ -378,6 +436,11 @@ def main() -> int:
     parser.add_argument("--employees", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--changed", type=float, default=0.3)
     parser.add_argument("--keep", action="store_true", help="keep the generated sessions")
+    parser.add_argument(
+        "--without-matching",
+        action="store_true",
+        help="run the jobs without line matching (the job as it was before it)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -387,7 +450,8 @@ def main() -> int:
             "upload": lambda: child_upload(Path(rest[0]), int(rest[1])),
             "reupload": lambda: child_reupload(Path(rest[0]), int(rest[1])),
             "generate": lambda: generate_files(Path(rest[0]), int(rest[1]), float(rest[2])),
-            "job": lambda: child_job(int(rest[0])),
+            "job": lambda: child_job(int(rest[0]), rest[1:] != ["0"]),
+            "chase": lambda: child_chase(int(rest[0])),
             "copy": lambda: child_copy(int(rest[0]), rest[1]),
             "cleanup": lambda: child_cleanup(int(rest[0])),
         }[phase]()
@@ -400,7 +464,8 @@ def main() -> int:
         f"load average {load}"
     )
     for employees in args.employees:
-        print("\n".join(run_size(employees, args.changed, args.keep)), flush=True)
+        lines = run_size(employees, args.changed, args.keep, not args.without_matching)
+        print("\n".join(lines), flush=True)
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         print(f"\n(load average after this size: {load})", flush=True)
     return 0

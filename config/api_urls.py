@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from core import converters  # noqa: F401  (registers the employee_id converter)
 from core.api_errors import api_not_found
 from exports import apis as exports_api
 from recalc import apis as recalc_api
 from sessions_app import apis as sessions_api
 
 session_urls = [
+    # Before the employee routes: their employee id must not swallow `…/lines/`.
+    path("", include("matching.api_urls")),
     path("", sessions_api.SessionDetailApi.as_view(), name="api-session"),
     path("switch/", sessions_api.SessionSwitchApi.as_view(), name="api-session-switch"),
     path("close/", sessions_api.SessionCloseApi.as_view(), name="api-session-close"),
@@ -23,7 +27,7 @@ session_urls = [
     ),
     path("employees/", sessions_api.EmployeeListApi.as_view(), name="api-employees"),
     path(
-        "employees/<str:employee_id>/",
+        "employees/<employee_id:employee_id>/",
         sessions_api.EmployeeDetailApi.as_view(),
         name="api-employee",
     ),
@@ -79,11 +83,20 @@ v1_urls = [
     ),
     path("exports/<int:pk>/void/", exports_api.ExportVoidApi.as_view(), name="api-void"),
     path("analytics/", include("audit.api_urls")),
+    path("", include("chasing.api_urls")),
 ]
 
 urlpatterns = [
     path("v1/", include(v1_urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its initialiser as a script file: no inline script under the CSP.
+    # Swagger UI sets inline styles on its elements.
+    path(
+        "docs/",
+        csp_update({"style-src": ["'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+        ),
+        name="api-docs",
+    ),
     re_path(r"^.*$", api_not_found),
 ]

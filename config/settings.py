@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import secrets
@@ -43,16 +44,24 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "simple_history",
+    # Before django_q: its `qcluster` command is recalc's (stops on SIGTERM in time).
+    "recalc",
     "django_q",
     "audit",
     "sessions_app",
+    "matching",
     "exports",
-    "recalc",
+    "chasing",
+    "csp",
+    # Last: its checks assume the apps above are loaded.
+    "axes",
 ]
 
 MIDDLEWARE = [
     "audit.middleware.RequestIdMiddleware",
+    "config.middleware.RequestSanityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -61,6 +70,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "config.middleware.NoStoreMiddleware",
+    # Last, as django-axes requires: it turns a lockout into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -130,6 +142,10 @@ Q_CLUSTER: dict[str, object] = {
     "poll": 0.5,
     "sync": env.bool("Q_SYNC", default=TESTING),
 }
+# On SIGTERM a qcluster lets running tasks finish for this long, then ends them (an ended
+# recalculation is resumed, see recalc/cluster.py). Keep it below the orchestrator's stop
+# timeout (docker: 10 s, Kubernetes: 30 s, systemd: 90 s by default).
+Q_STOP_GRACE_SECONDS = env.int("Q_STOP_GRACE_SECONDS", default=8)
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:  # type: ignore[operator]
     raise ImproperlyConfigured("Q_RETRY must be larger than Q_TIMEOUT (see Q_CLUSTER).")
 if REDIS_URL:
@@ -202,10 +218,19 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Jobs -------------------------------------------------------------------------------------
 JOB_STALE_SECONDS = env("JOB_STALE_SECONDS")
+# Progress streams (GET /api/v1/jobs/{id}/events/ under ASGI): open at once per user, and
+# how long one lasts before the client's EventSource reconnects.
+JOB_STREAMS_PER_USER = env.int("JOB_STREAMS_PER_USER", default=5)
+JOB_STREAM_MAX_SECONDS = env.int("JOB_STREAM_MAX_SECONDS", default=600)
 
 # --- Email ------------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="closebook@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
+# --- Chasing receipts (SPEC §16) ----------------------------------------------------------------
+# Seconds to wait after the 1st, 2nd, … failed delivery of an email; past the last it fails.
+CHASING_RETRY_DELAYS = env.list("CHASING_RETRY_DELAYS", cast=int, default=[60, 300, 1800, 7200])
 
 # --- Auth -------------------------------------------------------------------------------------
 LOGIN_URL = "login"
@@ -213,15 +238,39 @@ LOGIN_REDIRECT_URL = "sessions_app:session_list"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env.int("PASSWORD_MIN_LENGTH", default=10)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password guessing on the login page and the admin login (django-axes): after
+# AXES_FAILURE_LIMIT failures for one username, or from one address, further attempts are
+# refused for AXES_COOLOFF_MINUTES. A success resets the count. Lockouts are audit events.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = env.bool("AXES_VERBOSE", default=False)
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind a proxy, the client address is its X-Forwarded-For: set AXES_PROXY_COUNT.
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
 
 # --- API --------------------------------------------------------------------------------------
 # Token first: DRF answers an unauthenticated request with the first authenticator's
 # WWW-Authenticate challenge, which makes it a 401 rather than a 403.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.api_auth.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -241,7 +290,14 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"user": env("API_USER_RATE", default="6000/minute")},
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# Token guessing: API_BAD_TOKEN_LIMIT failed token checks from one address within
+# API_BAD_TOKEN_WINDOW_SECONDS, then 429 with Retry-After until the window ends.
+API_BAD_TOKEN_LIMIT = env.int("API_BAD_TOKEN_LIMIT", default=10)
+API_BAD_TOKEN_WINDOW_SECONDS = env.int("API_BAD_TOKEN_WINDOW_SECONDS", default=300)
+
 SPECTACULAR_SETTINGS = {
+    # The schema and its docs describe the API to those who may use it: login required.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "TITLE": "Closebook API",
     "DESCRIPTION": (
         "Reconcile corporate-card statements against receipts and export to pVault. "
@@ -282,6 +338,23 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content-Security-Policy (django-csp): scripts and styles from this site only, no inline
+# script anywhere (the templates load static files), nothing may frame the pages.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+CSRF_FAILURE_VIEW = "core.api_errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {

@@ -11,7 +11,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf as csrf_views
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -116,10 +119,63 @@ def _text(exc: Exception, default: str) -> str:
     return str(exc.args[0]) if exc.args and exc.args[0] else default
 
 
+API_PREFIX = "/api/"
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def json_error_response(error: ApiError) -> JsonResponse:
+    response = JsonResponse(error.body(), status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """Unknown URLs under /api/ answer in the API's format, not with an HTML page."""
-    error = ApiError("not_found", 404, "No such API endpoint.")
-    return JsonResponse(error.body(), status=404)
+    """Unknown URLs under /api/ answer in the API's format, not with an HTML page, whatever
+    the method: exempt from CSRF, since it changes nothing and a POST to a mistyped path
+    should learn that the path is wrong, not that a token is missing."""
+    return json_error_response(ApiError("not_found", 404, "No such API endpoint."))
+
+
+# --- Django's error views: JSON under /api/, the usual pages elsewhere -----------------------
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_request(request):
+        return json_error_response(ApiError("bad_request", 400, "The request could not be read."))
+    return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_request(request):
+        message = _text(exception, "You may not do this.") if exception else "You may not do this."
+        return json_error_response(ApiError("permission_denied", 403, message))
+    return defaults.permission_denied(request, exception)  # type: ignore[arg-type]
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_request(request):
+        return json_error_response(ApiError("not_found", 404, "Not found."))
+    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if is_api_request(request):
+        message = "Something went wrong on our side; the request id identifies it in the logs."
+        return json_error_response(ApiError("server_error", 500, message))
+    return defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the API's format for a session-authenticated script."""
+    if is_api_request(request):
+        message = f"CSRF verification failed: {reason}" if reason else "CSRF verification failed."
+        return json_error_response(ApiError("csrf_failed", 403, message))
+    return csrf_views.csrf_failure(request, reason=reason)
 
 
 # --- OpenAPI --------------------------------------------------------------------------------------

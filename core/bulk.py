@@ -67,6 +67,26 @@ def copy_rows(connection: BaseDatabaseWrapper, sql: str, rows: Iterable[Sequence
             copy.write_row(row)
 
 
+def rows_insert(
+    connection: BaseDatabaseWrapper,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Append rows (values in `columns` order) to `table` (names unquoted)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(name) for name in columns)
+    if connection.vendor == "postgresql":
+        copy_rows(connection, f"COPY {quote(table)} ({names}) FROM STDIN", rows)
+        return
+    placeholders = ", ".join(["%s"] * len(columns))
+    insert = f"INSERT INTO {quote(table)} ({names}) VALUES ({placeholders})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(insert, rows)
+
+
 def _bulk_create_in_batches(model: type[Model], lines: Iterator[Model], batch_size: int) -> int:
     stored = 0
     while batch := list(islice(lines, batch_size)):

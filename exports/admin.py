@@ -21,6 +21,7 @@ from audit.admin_actions import (
     reason_confirmation,
     report_outcomes,
 )
+from core.admin import SafeLookupsMixin
 from core.errors import DomainError
 from exports.integrity import export_files_verify
 from exports.models import ExportBatch, ExportLine
@@ -29,7 +30,7 @@ from exports.writers import content_type_for
 
 
 @admin.register(ExportBatch)
-class ExportBatchAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class ExportBatchAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "batch_code",
         "session",
@@ -137,7 +138,7 @@ class ExportBatchAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(ExportLine)
-class ExportLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExportLineAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "batch",
         "employee_id",

@@ -11,3 +11,12 @@ class ExportFileCorrupt(DomainError):
 
     code = "export_file_corrupt"
     http_status = 500
+
+
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key already made a batch for a different request (another session,
+    type, scope or body): replaying that batch would tell the caller something was made
+    that was not (SPEC §6, as Stripe does)."""
+
+    code = "idempotency_key_reused"
+    http_status = 422

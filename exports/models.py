@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -26,10 +28,14 @@ class ExportBatch(models.Model):
     session = models.ForeignKey(
         "sessions_app.ProcessingSession", on_delete=models.PROTECT, related_name="export_batches"
     )
-    batch_code = models.CharField(max_length=40, unique=True)
-    # Codes are numbered per export type and statement period across ALL sessions and
-    # engagements: pVault sees one code space, so two sessions of October never both
-    # produce PV-2026-10-001.
+    # The session's engagement, kept on the batch so the database can hold codes unique
+    # per engagement (SPEC §6): codes are numbered per engagement, export type and
+    # statement period, so one engagement's codes never reveal another's activity, and two
+    # sessions of one engagement's October never both produce PV-2026-10-001.
+    engagement = models.ForeignKey(
+        "sessions_app.Engagement", on_delete=models.PROTECT, related_name="+"
+    )
+    batch_code = models.CharField(max_length=40)
     period = models.CharField(max_length=7)
     sequence = models.PositiveIntegerField()
     export_type = models.CharField(max_length=12, choices=ExportType.choices)
@@ -50,6 +56,9 @@ class ExportBatch(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     # NULL, not "", so that batches without a key never collide in the unique constraint.
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    # sha256 of the request that made the batch (session, type, scope, marking, format,
+    # confirmation, reason): the same key with another request is refused, not replayed.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
     reason = models.TextField(blank=True)
     warnings = models.JSONField(default=list, blank=True)
     exported_by = models.ForeignKey(
@@ -67,13 +76,18 @@ class ExportBatch(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["export_type", "period", "sequence"],
-                name="export_batch_unique_period_sequence",
+                fields=["engagement", "export_type", "period", "sequence"],
+                name="export_batch_unique_engagement_sequence",
             ),
             models.UniqueConstraint(
-                fields=["session", "idempotency_key"],
+                fields=["engagement", "batch_code"], name="export_batch_unique_engagement_code"
+            ),
+            # Per engagement, not per session: the same key sent for another session of
+            # the engagement is found, and refused.
+            models.UniqueConstraint(
+                fields=["engagement", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
-                name="export_batch_unique_idempotency_key",
+                name="export_batch_unique_engagement_idempotency_key",
             ),
             models.CheckConstraint(
                 condition=~Q(status="void") | ~Q(void_reason=""), name="export_batch_void_reason"
@@ -83,6 +97,11 @@ class ExportBatch(models.Model):
 
     def __str__(self) -> str:
         return self.batch_code
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.engagement_id is None and self.session_id is not None:
+            self.engagement_id = self.session.engagement_id
+        super().save(*args, **kwargs)
 
     @property
     def is_void(self) -> bool:
@@ -139,6 +158,11 @@ class ExportLine(models.Model):
     previous_exported_at = models.DateTimeField(null=True, blank=True)
     had_previous_export = models.BooleanField(default=False)
     adjustment_amount = models.DecimalField(**MONEY, default=0)
+    # Exceptions reports: the employee's charges without a receipt (SPEC §14) when the
+    # report was made. Empty on pVault lines and on lines made before line matching, whose
+    # files have no such columns.
+    unmatched_charge_count = models.PositiveIntegerField(null=True, blank=True)
+    unmatched_charge_amount = models.DecimalField(**MONEY, null=True, blank=True)
     # Set when pVault is known to hold this line (at generation, or by a later
     # mark-exported); only marked lines of non-void pvault batches count as exported.
     marked_at = models.DateTimeField(null=True, blank=True)

@@ -23,6 +23,7 @@ from django.db.models import (
     BooleanField,
     Case,
     CharField,
+    Count,
     DateTimeField,
     F,
     IntegerField,
@@ -30,6 +31,7 @@ from django.db.models import (
     OuterRef,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -38,6 +40,7 @@ from django.db.models.functions import Coalesce
 from core.history import actor_or_none
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import money_field
+from matching.models import UnmatchedLine
 from sessions_app.models import ZERO, EmployeeRevision
 
 REASONS = {
@@ -129,6 +132,34 @@ def _line_expressions(batch: ExportBatch, *, marked_at: datetime.datetime | None
         if ready
         else Value(ZERO, output_field=money_field()),
         "marked_at": Value(marked_at, output_field=DateTimeField()),
+        **_unmatched_charge_expressions(ready),
+    }
+
+
+def _unmatched_charge_expressions(ready: bool) -> dict[str, Any]:
+    """Number and amount of the employee's charges without a receipt, for an exceptions
+    report (the chase list it is); nothing on a pVault line."""
+    if ready:
+        return {
+            "unmatched_charge_count": Value(None, output_field=IntegerField()),
+            "unmatched_charge_amount": Value(None, output_field=money_field()),
+        }
+    charges = (
+        UnmatchedLine.objects.filter(
+            session_id=OuterRef("session_id"),
+            employee_id=OuterRef("employee_id"),
+            side=UnmatchedLine.Side.CARD,
+        )
+        .order_by()
+        .values("employee_id")
+    )
+    count = charges.annotate(n=Count("id")).values("n")[:1]
+    amount = charges.annotate(total=Sum("amount")).values("total")[:1]
+    return {
+        "unmatched_charge_count": Coalesce(
+            Subquery(count, output_field=IntegerField()), Value(0), output_field=IntegerField()
+        ),
+        "unmatched_charge_amount": _money(Subquery(amount, output_field=money_field())),
     }
 
 

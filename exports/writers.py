@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import json
 import zipfile
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -44,6 +45,9 @@ EXCEPTIONS_COLUMNS = [
     "reason",
     "last_changed_at",
 ]
+# Appended after the columns above (SPEC §14): a report made before line matching has none,
+# and its lines say so (no count), so it is rebuilt as it was written.
+EXCEPTIONS_MATCHING_COLUMNS = ["unmatched_charges", "unmatched_charges_amount"]
 MANIFEST_COLUMNS = [
     "session_id",
     "session",
@@ -137,10 +141,21 @@ def pvault_rows(batch: BatchHeader, lines: Iterable[Any]) -> Iterable[list[str]]
         ]
 
 
+def _unmatched_charges(line: Any) -> int | None:
+    """The line's count of unmatched charges; None for lines that have none (made before
+    line matching, or rows of another shape)."""
+    return getattr(line, "unmatched_charge_count", None)
+
+
+def exceptions_columns(lines: Sequence[Any]) -> list[str]:
+    with_matching = bool(lines) and _unmatched_charges(lines[0]) is not None
+    return EXCEPTIONS_COLUMNS + (EXCEPTIONS_MATCHING_COLUMNS if with_matching else [])
+
+
 def exceptions_rows(batch: BatchHeader, lines: Iterable[Any]) -> Iterable[list[str]]:
     code = text_cell(batch.batch_code)
     for line in lines:
-        yield [
+        row = [
             code,
             text_cell(line.employee_id),
             text_cell(line.employee_name),
@@ -151,26 +166,32 @@ def exceptions_rows(batch: BatchHeader, lines: Iterable[Any]) -> Iterable[list[s
             text_cell(line.reason),
             datetime_cell(line.last_changed_at),
         ]
+        count = _unmatched_charges(line)
+        if count is not None:
+            row += [str(count), money_cell(line.unmatched_charge_amount)]
+        yield row
 
 
 def pvault_csv(batch: BatchHeader, lines: Iterable[Any]) -> bytes:
     return _csv_bytes(PVAULT_COLUMNS, pvault_rows(batch, lines))
 
 
-def exceptions_csv(batch: BatchHeader, lines: Iterable[Any]) -> bytes:
-    return _csv_bytes(EXCEPTIONS_COLUMNS, exceptions_rows(batch, lines))
+def exceptions_csv(batch: BatchHeader, lines: Sequence[Any]) -> bytes:
+    return _csv_bytes(exceptions_columns(lines), exceptions_rows(batch, lines))
 
 
-EXCEPTIONS_MONEY_COLUMNS = {3, 4, 5}  # car_amount, receipt_amount, difference (0-based)
+# car_amount, receipt_amount, difference, unmatched_charges_amount (0-based)
+EXCEPTIONS_MONEY_COLUMNS = {3, 4, 5, 10}
+EXCEPTIONS_COUNT_COLUMNS = {9}
 
 
-def exceptions_xlsx(batch: BatchHeader, lines: Iterable[Any]) -> bytes:
+def exceptions_xlsx(batch: BatchHeader, lines: Sequence[Any]) -> bytes:
     """The exceptions report as a workbook. Amounts are numbers formatted `0.00`; every
     other cell is forced to be a string, so `=SUM(A1)` is shown, never evaluated."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Exceptions"
-    for column, title in enumerate(EXCEPTIONS_COLUMNS, start=1):
+    for column, title in enumerate(exceptions_columns(lines), start=1):
         sheet.cell(row=1, column=column, value=title).font = Font(bold=True)
     for row_number, row in enumerate(exceptions_rows(batch, lines), start=2):
         for index, value in enumerate(row):
@@ -178,6 +199,8 @@ def exceptions_xlsx(batch: BatchHeader, lines: Iterable[Any]) -> bytes:
             if index in EXCEPTIONS_MONEY_COLUMNS:
                 cell.value = Decimal(value)
                 cell.number_format = "0.00"
+            elif index in EXCEPTIONS_COUNT_COLUMNS:
+                cell.value = int(value)
             else:
                 cell.value = value
                 cell.data_type = "s"
@@ -234,7 +257,13 @@ def manifest_csv(rows: Iterable[dict[str, Any]]) -> bytes:
     )
 
 
-def export_file_bytes(batch: Any, lines: Iterable[Any]) -> bytes:
+def manifest_json(results: list[dict[str, Any]]) -> bytes:
+    """The bulk export's per-session results as JSON: the sessions in the order asked
+    for, then the ids that named no session."""
+    return json.dumps({"results": results}, indent=2, sort_keys=True, default=str).encode()
+
+
+def export_file_bytes(batch: Any, lines: Sequence[Any]) -> bytes:
     """The file of a batch of either type and format, from its lines in employee order."""
     if batch.export_type == "pvault":
         return pvault_csv(batch, lines)

@@ -10,12 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from audit.admin_actions import ReadOnlyAdminMixin, outcome_of, report_outcomes
+from core.admin import SafeLookupsMixin
 from recalc.models import RecalcJob
 from recalc.services import recalc_job_cancel, recalc_job_resume
 
 
 @admin.register(RecalcJob)
-class RecalcJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RecalcJobAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "pk",
         "session",

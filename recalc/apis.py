@@ -6,12 +6,10 @@ asking for an action a 403, exactly as for sessions."""
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
+from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -21,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import FirstRendererNegotiation, not_found_as
-from recalc.models import ACTIVE_JOB_STATUSES, RecalcJob
+from recalc.models import RecalcJob
 from recalc.selectors import get_job_for
 from recalc.serializers import JobEventSerializer, RecalcJobDiffSerializer, RecalcJobSerializer
 from recalc.services import (
@@ -31,16 +29,8 @@ from recalc.services import (
     recalc_job_resume,
     session_recalculate,
 )
+from recalc.streams import job_event_stream, job_event_stream_async, job_stream_acquire
 from sessions_app.access import session_for
-
-# The stream polls the job row; progress is written in short transactions of its own, so
-# every poll sees the latest state.
-EVENT_POLL_SECONDS = 0.5
-HEARTBEAT_SECONDS = 15.0
-# A stream never outlives this; an EventSource reconnects by itself (after `retry` ms).
-STREAM_MAX_SECONDS = 3600.0
-RECONNECT_MILLISECONDS = 2000
-PROGRESS_FIELDS = ("status", "stage", "stage_name", "progress", "processed", "total", "message")
 
 
 def job_for(user: Any, pk: int, *, write: bool = False) -> RecalcJob:
@@ -111,66 +101,12 @@ class JobDiffApi(APIView):
                 "counts": diff.get("counts"),
                 "employees": diff.get("employees", []),
                 "next_delta_export": diff.get("next_delta_export"),
+                "pairs": diff.get("pairs", []),
             }
         )
 
 
 # --- Server-Sent Events ---------------------------------------------------------------------------
-
-
-def sse_event(name: str, data: Any) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n".encode()
-
-
-def progress_payload(job: RecalcJob) -> dict[str, Any]:
-    return {field: getattr(job, field) for field in PROGRESS_FIELDS}
-
-
-def final_event_name(job: RecalcJob) -> str | None:
-    """`complete` when the job is done or its preview is ready for a decision (the payload's
-    status says which), `error` when it failed or was cancelled, None while it runs."""
-    if job.status in (RecalcJob.Status.COMPLETED, RecalcJob.Status.AWAITING_CONFIRMATION):
-        return "complete"
-    if job.status in ACTIVE_JOB_STATUSES:
-        return None
-    return "error"
-
-
-def stream_pause(seconds: float) -> None:
-    time.sleep(seconds)
-
-
-def job_event_stream(
-    job_id: int,
-    *,
-    sleep: Callable[[float], None] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> Iterator[bytes]:
-    """`progress` each time the job row changes, a heartbeat comment when nothing changed
-    for a while (proxies close silent connections), then `complete` or `error`."""
-    pause = sleep or stream_pause
-    yield f"retry: {RECONNECT_MILLISECONDS}\n\n".encode()
-    started = last_sent = clock()
-    last_progress: dict[str, Any] | None = None
-    while True:
-        job = RecalcJob.objects.filter(pk=job_id).first()
-        if job is None:
-            yield sse_event("error", {"status": None, "message": "The job no longer exists."})
-            return
-        progress = progress_payload(job)
-        if progress != last_progress:
-            yield sse_event("progress", progress)
-            last_progress, last_sent = progress, clock()
-        final = final_event_name(job)
-        if final is not None:
-            yield sse_event(final, RecalcJobSerializer(job).data)
-            return
-        if clock() - started >= STREAM_MAX_SECONDS:
-            return
-        if clock() - last_sent >= HEARTBEAT_SECONDS:
-            yield b": heartbeat\n\n"
-            last_sent = clock()
-        pause(EVENT_POLL_SECONDS)
 
 
 class JobEventsApi(APIView):
@@ -188,10 +124,13 @@ class JobEventsApi(APIView):
     )
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
         job = job_for(request.user, pk)
-        response = StreamingHttpResponse(
-            job_event_stream(job.pk), content_type="text/event-stream; charset=utf-8"
-        )
-        response["Cache-Control"] = "no-cache"
+        if isinstance(request._request, ASGIRequest):
+            release = job_stream_acquire(request.user.pk)
+            events: Any = job_event_stream_async(job.pk, release=release)
+        else:
+            events = job_event_stream(job.pk)
+        response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
+        response["Cache-Control"] = "no-cache, no-store"
         response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
         return response
 

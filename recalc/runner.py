@@ -16,10 +16,12 @@ from django.db import OperationalError, close_old_connections, connection, trans
 from django.utils import timezone
 
 from core.faults import fault_point
+from matching.pairing import session_matching_store
 from recalc.apply import revision_plan_apply
 from recalc.engine import (
     RevisionPlan,
     connection_key,
+    effective_receipt_version_ids,
     employee_totals_build,
     revision_plan_build,
     revisions_fingerprint,
@@ -179,6 +181,11 @@ def _stage_apply(job: RecalcJob, monitor: JobMonitor, plan: RevisionPlan | None)
             on_chunk=monitor.advance,
             now=timezone.now(),
         )
+        session_matching_store(
+            session,
+            version_ids=effective_receipt_version_ids(session, job.receipt_version),
+            actor=job.created_by,
+        )
         _mark_applied(job, session, monitor, plan)
     job.completed_stage = APPLY_STAGE
     return plan
@@ -209,7 +216,7 @@ def _mark_applied(
 
 def _kept_preview_extras(job: RecalcJob) -> dict[str, Any]:
     previous = job.diff if isinstance(job.diff, dict) else {}
-    return {key: previous[key] for key in ("next_delta_export",) if key in previous}
+    return {key: previous[key] for key in ("next_delta_export", "pairs") if key in previous}
 
 
 __all__ = [

@@ -83,11 +83,25 @@ class NextDeltaExportSerializer(serializers.Serializer):
     employee_ids = serializers.ListField(child=serializers.CharField())
 
 
+class PairsChangeSerializer(serializers.Serializer):
+    """SPEC §14: how a preview would change an employee's pairs (lines as "date text
+    amount", pairs as "card ↔ receipt (rule)")."""
+
+    employee_id = serializers.CharField()
+    pairs_added = serializers.ListField(child=serializers.CharField())
+    pairs_removed = serializers.ListField(child=serializers.CharField())
+    unmatched_charges_before = serializers.IntegerField()
+    unmatched_charges_after = serializers.IntegerField()
+    unmatched_amount_before = serializers.DecimalField(max_digits=14, decimal_places=2)
+    unmatched_amount_after = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
 class RecalcJobDiffSerializer(serializers.Serializer):
     job = RecalcJobSerializer()
     counts = DiffCountsSerializer(allow_null=True)
     employees = DiffEmployeeSerializer(many=True)
     next_delta_export = NextDeltaExportSerializer(allow_null=True)
+    pairs = PairsChangeSerializer(many=True)
 
 
 class JobEventSerializer(serializers.Serializer):

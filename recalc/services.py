@@ -25,7 +25,9 @@ from audit.models import ActivityEvent
 from audit.services import activity_event_record
 from core.errors import InvalidState, JobActive, SessionClosed
 from core.history import actor_or_none
+from matching.preview import pairs_preview
 from recalc.endings import job_end, job_locked, session_after_unapplied_job
+from recalc.engine import RevisionPlan, effective_receipt_version_ids
 from recalc.models import RecalcJob
 from recalc.progress import (
     APPLY_STAGE,
@@ -233,11 +235,24 @@ def _scratch_tables_release() -> None:
         logger.debug("scratch tables not dropped", exc_info=True)
 
 
+def _pairs_preview(job: RecalcJob, plan: RevisionPlan) -> list[dict[str, Any]]:
+    """SPEC §14: the pairs the previewed receipts would change, for the employees listed."""
+    return pairs_preview(
+        job.session,
+        version_ids=effective_receipt_version_ids(job.session, job.receipt_version),
+        employee_ids=[row["employee_id"] for row in plan.diff],
+    )
+
+
 def _job_conclude(job: RecalcJob, monitor: JobMonitor, outcome: StagesOutcome) -> None:
     plan = outcome.plan
     if outcome.awaiting_confirmation:
         assert plan is not None
-        job.diff = {**plan.summary(), "next_delta_export": plan.next_delta}
+        job.diff = {
+            **plan.summary(),
+            "next_delta_export": plan.next_delta,
+            "pairs": _pairs_preview(job, plan),
+        }
         monitor.begin(4, "Preview ready: apply or discard", total=plan.employees)
         RecalcJob.objects.filter(pk=job.pk, attempts=monitor.attempt).update(
             status=RecalcJob.Status.AWAITING_CONFIRMATION, diff=job.diff, progress=4 / 6

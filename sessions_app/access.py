@@ -72,6 +72,13 @@ def session_for(user: Any, pk: int, *, write: bool = False) -> ProcessingSession
         return get_session_for(user, pk, write=write)
 
 
+def can_write(user: Any, session: ProcessingSession) -> bool:
+    """Whether a page shows write controls; the services and get_session_for still decide."""
+    return not session.is_closed and role_in(user, session.engagement_id) == (
+        Membership.Role.OPERATOR
+    )
+
+
 def get_revision_for(session: ProcessingSession, employee_id: str) -> EmployeeRevision:
     """An employee's revision in a session the caller already reached through
     `get_session_for`; 404 when the session has no such employee."""

@@ -22,6 +22,7 @@ from audit.admin_actions import (
     report_outcomes,
     skipped,
 )
+from core.admin import SafeLookupsMixin
 from core.errors import DomainError, NothingToDo, SessionClosed
 from exports.services import exports_bulk_create
 from recalc.services import session_recalculate
@@ -52,7 +53,7 @@ from sessions_app.services import (
 
 
 @admin.register(Engagement)
-class EngagementAdmin(SimpleHistoryAdmin):
+class EngagementAdmin(SafeLookupsMixin, SimpleHistoryAdmin):
     list_display = ["name", "slug", "default_session", "created_at"]
     search_fields = ["name", "slug"]
     date_hierarchy = "created_at"
@@ -78,7 +79,7 @@ class EngagementAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SafeLookupsMixin, admin.ModelAdmin):
     list_display = ["user", "engagement", "role", "created_at"]
     list_filter = ["role", "engagement"]
     search_fields = ["user__username", "user__email", "engagement__name"]
@@ -133,7 +134,7 @@ class ImportProfileAdminForm(forms.ModelForm):
 
 
 @admin.register(ImportProfile)
-class ImportProfileAdmin(admin.ModelAdmin):
+class ImportProfileAdmin(SafeLookupsMixin, admin.ModelAdmin):
     form = ImportProfileAdminForm
     list_display = ["name", "engagement", "delimiter", "encoding", "decimal_separator"]
     list_filter = ["engagement", "encoding", "decimal_separator", "charges_negative"]
@@ -163,7 +164,7 @@ class ImportProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(UserPreference)
-class UserPreferenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class UserPreferenceAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "default_engagement", "current_session"]
     list_filter = ["default_engagement"]
     search_fields = ["user__username"]
@@ -174,7 +175,7 @@ class UserPreferenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ProcessingSession)
-class ProcessingSessionAdmin(SimpleHistoryAdmin):
+class ProcessingSessionAdmin(SafeLookupsMixin, SimpleHistoryAdmin):
     list_display = [
         "name",
         "engagement",
@@ -389,7 +390,7 @@ def _export_outcome(
 
 
 @admin.register(ReceiptVersion)
-class ReceiptVersionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class ReceiptVersionAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "session",
         "version",
@@ -407,7 +408,7 @@ class ReceiptVersionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_select_related = ["session", "uploaded_by"]
 
 
-class LineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LineAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Parsed lines: millions of rows, so no full count on every filter change."""
 
     list_select_related = ["session"]
@@ -450,7 +451,7 @@ class ReceiptLineAdmin(LineAdmin):
 
 
 @admin.register(EmployeeRevision)
-class EmployeeRevisionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class EmployeeRevisionAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "employee_id",
         "employee_name",

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from core.dates import validate_calendar_date
 from sessions_app.ingestion import ROLE_LABELS, ROLES
 from sessions_app.ingestion.columns import match_columns
 from sessions_app.models import (
@@ -42,8 +43,8 @@ def _choices_from(field: forms.Field, queryset: QuerySet[Any]) -> None:
 class SessionCreateForm(forms.Form):
     engagement = forms.ModelChoiceField(queryset=Engagement.objects.none(), empty_label=None)
     name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autofocus": True}))
-    period_start = forms.DateField(widget=DATE_INPUT)
-    period_end = forms.DateField(widget=DATE_INPUT)
+    period_start = forms.DateField(widget=DATE_INPUT, validators=[validate_calendar_date])
+    period_end = forms.DateField(widget=DATE_INPUT, validators=[validate_calendar_date])
     tolerance = forms.DecimalField(
         max_digits=14,
         decimal_places=2,

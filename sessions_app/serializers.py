@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.dates import validate_calendar_date
 from recalc.serializers import RecalcJobSerializer
 from sessions_app.models import (
     MONEY,
@@ -154,8 +155,8 @@ class SessionListQuerySerializer(serializers.Serializer):
 class SessionCreateSerializer(serializers.Serializer):
     engagement = serializers.SlugField(max_length=200, help_text="Engagement id or slug.")
     name = serializers.CharField(max_length=NAME_MAX)
-    period_start = serializers.DateField()
-    period_end = serializers.DateField()
+    period_start = serializers.DateField(validators=[validate_calendar_date])
+    period_end = serializers.DateField(validators=[validate_calendar_date])
     tolerance = money_field(min_value=0, required=False, default="0.00")
     card_file = serializers.FileField(help_text="The card activity report (CSV or XLSX).")
     card_profile = serializers.CharField(

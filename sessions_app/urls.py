@@ -1,5 +1,6 @@
 from django.urls import path
 
+from core import converters  # noqa: F401  (registers the employee_id converter)
 from sessions_app import views
 
 app_name = "sessions_app"
@@ -21,14 +22,16 @@ urlpatterns = [
         name="receipt_reapply",
     ),
     path(
-        f"{session}employees/<str:employee_id>/",
-        views.employee_detail,
-        name="employee_detail",
-    ),
-    path(
-        f"{session}employees/<str:employee_id>/resolve/",
+        f"{session}employees/<employee_id:employee_id>/resolve/",
         views.employee_resolve,
         name="employee_resolve",
+    ),
+    # After every longer employee route: the id may itself contain `/`, so the bare
+    # route would otherwise swallow `<id>/resolve/`.
+    path(
+        f"{session}employees/<employee_id:employee_id>/",
+        views.employee_detail,
+        name="employee_detail",
     ),
     path("notifications/", views.notification_list, name="notification_list"),
     path(

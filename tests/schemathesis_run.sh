@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A bounded schemathesis run against /api/schema/ on a live development server:
-# no 5xx for any generated request, and every response conforms to the schema.
+# no 5xx for any generated request, every response conforms to the schema, and every
+# error answer is JSON with error.code (tests/schemathesis_hooks.py).
 #
 # It seeds a throwaway database (a staff operator with a token, two sessions of the sample
 # files, one export), serves it with `manage.py runserver` on a free loopback port, runs
@@ -64,7 +65,10 @@ port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); p
 server_pid=$!
 
 for _ in $(seq 1 60); do
-    if "$PY" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/api/schema/', timeout=2)" 2>/dev/null; then
+    # Any HTTP answer means the server is up (the schema itself needs a login: 401).
+    if "$PY" -c "import urllib.request as u, urllib.error as e
+try: u.urlopen('http://127.0.0.1:$port/api/schema/', timeout=2)
+except e.HTTPError: pass" 2>/dev/null; then
         break
     fi
     sleep 0.5
@@ -112,9 +116,11 @@ values = [1]
 EOF
 
 status=0
+# tests/schemathesis_hooks.py adds the check that every error answer is JSON with error.code.
+export SCHEMATHESIS_HOOKS=tests.schemathesis_hooks PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 "$SCHEMATHESIS" --config-file "$work/schemathesis.toml" run "http://127.0.0.1:$port/api/schema/" \
     --header "Authorization: Token $token" \
-    --checks not_a_server_error,response_schema_conformance \
+    --checks not_a_server_error,response_schema_conformance,error_answers_are_json \
     --phases "${SCHEMATHESIS_PHASES:-examples,fuzzing}" \
     --max-examples "${SCHEMATHESIS_EXAMPLES:-10}" \
     --seed "${SCHEMATHESIS_SEED:-1}" \

@@ -18,7 +18,7 @@ from exports.services.generate import (
     export_batch_create,
     export_file_name,
 )
-from exports.writers import manifest_csv, zip_bytes
+from exports.writers import manifest_csv, manifest_json, zip_bytes
 from sessions_app.models import ProcessingSession
 
 logger = logging.getLogger(__name__)
@@ -77,10 +77,13 @@ def exports_bulk_create(
     export_type: str = ExportBatch.ExportType.PVAULT,
     delta_only: bool = True,
     actor: Any,
+    missing_session_ids: Any = (),
 ) -> BulkExportResult:
     """Export several sessions at once: one batch per session, one ZIP holding each
-    file and a manifest. A session that fails (closed, nothing to export, job active…) is
-    reported in the results and the manifest; the others go on."""
+    file and a manifest (manifest.csv for people, manifest.json with the per-session
+    results for scripts). A session that fails (closed, nothing to export, job active…)
+    is reported in the results and the manifest; the others go on. Ids asked for that
+    name no session the caller may see are reported as failures too."""
     results, rows, members = [], [], []
     refusals: dict[int, DomainError] = {}
     for session in sessions:
@@ -93,7 +96,14 @@ def exports_bulk_create(
             members.append(member)
         if refusal is not None:
             refusals[session.pk] = refusal
+    for session_id in missing_session_ids:
+        results.append(
+            {"session_id": session_id, "ok": False, "error": "No such session."}
+            | {"batch_code": None, "code": "not_found"}
+        )
+        rows.append({"session_id": session_id, "error": "No such session."})
     members.append(("manifest.csv", manifest_csv(rows)))
+    members.append(("manifest.json", manifest_json(results)))
     ok = sum(1 for result in results if result["ok"])
     activity_event_record(
         verb=ActivityEvent.Verb.BULK_EXPORT,

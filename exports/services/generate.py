@@ -4,6 +4,7 @@ lines and its stored file."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from core.faults import fault_point
 from core.history import actor_or_none
 from core.locking import ensure_open, lock
 from core.storage import files_removed_on_error
+from exports.errors import IdempotencyKeyReused
 from exports.models import ExportBatch, ExportLine
 from exports.selectors import (
     EXPORT_TYPES,
@@ -61,8 +63,8 @@ FILE_FORMATS: dict[str, tuple[str, ...]] = {
     ExportBatch.ExportType.EXCEPTIONS: ("csv", "xlsx"),
 }
 LINE_BATCH_SIZE = 5000
-# Two sessions of the same period exporting at the same moment can pick the same next
-# sequence; the unique constraint refuses the second, which takes the next number.
+# Two sessions of one engagement and period exporting at the same moment can pick the same
+# next sequence; the unique constraint refuses the second, which takes the next number.
 SEQUENCE_ATTEMPTS = 5
 # What the writers read from a line (both layouts).
 LINE_FILE_FIELDS = (
@@ -77,6 +79,8 @@ LINE_FILE_FIELDS = (
     "last_changed_at",
     "previous_exported_amount",
     "adjustment_amount",
+    "unmatched_charge_count",
+    "unmatched_charge_amount",
 )
 
 
@@ -119,10 +123,44 @@ def _export_request(
     )
 
 
-def _replayed(session: ProcessingSession, key: str | None) -> ExportBatch | None:
-    if key is None:
+def request_fingerprint(session: ProcessingSession, request: _ExportRequest) -> str:
+    body = {
+        "session": session.pk,
+        "export_type": request.export_type,
+        "delta_only": request.delta_only,
+        "mark_as_exported": request.mark,
+        "file_format": request.file_format,
+        "confirm": request.confirm,
+        "reason": request.reason,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _replayed(session: ProcessingSession, request: _ExportRequest) -> ExportBatch | None:
+    """The batch this same request made before, or None; IdempotencyKeyReused when the
+    key made a batch for a different request. Keys are looked up across the engagement,
+    so a key reused on another session is caught too."""
+    if request.idempotency_key is None:
         return None
-    return ExportBatch.objects.filter(session=session, idempotency_key=key).first()
+    batch = ExportBatch.objects.filter(
+        engagement_id=session.engagement_id, idempotency_key=request.idempotency_key
+    ).first()
+    if batch is None:
+        return None
+    same = (
+        batch.session_id == session.pk
+        and batch.export_type == request.export_type
+        and batch.delta_only == request.delta_only
+        # Batches made before fingerprints were kept are compared on the fields above.
+        and batch.request_fingerprint in ("", request_fingerprint(session, request))
+    )
+    if not same:
+        raise IdempotencyKeyReused(
+            f"This Idempotency-Key was already used for a different export request "
+            f"({batch.batch_code}); send a new key for a new request.",
+            details={"batch_code": batch.batch_code},
+        )
+    return batch
 
 
 def _ensure_exportable(session: ProcessingSession, request: _ExportRequest) -> None:
@@ -172,13 +210,13 @@ def export_batch_create(
         reason=reason,
         idempotency_key=idempotency_key,
     )
-    replay = _replayed(session, request.idempotency_key)
+    replay = _replayed(session, request)
     if replay is not None:
         return replay, False
     with files_removed_on_error() as saved, transaction.atomic():
         session = lock(session)
         # The request that held the lock before us may have been this same request.
-        replay = _replayed(session, request.idempotency_key)
+        replay = _replayed(session, request)
         if replay is not None:
             return replay, False
         _ensure_exportable(session, request)
@@ -230,6 +268,7 @@ def _batch_generate(
     now = timezone.now()
     batch = ExportBatch(
         session=session,
+        engagement_id=session.engagement_id,
         export_type=request.export_type,
         period=session.period_code,
         session_name=session.name,
@@ -240,6 +279,9 @@ def _batch_generate(
         marked_at=now if request.mark else None,
         file_format=request.file_format,
         idempotency_key=request.idempotency_key,
+        request_fingerprint=(
+            request_fingerprint(session, request) if request.idempotency_key else ""
+        ),
         reason=request.reason,
         warnings=warnings,
         exported_by=actor_or_none(actor),
@@ -273,21 +315,23 @@ def _batch_generate(
     return batch
 
 
-def _next_sequence(export_type: str, period: str) -> int:
-    last = ExportBatch.objects.filter(export_type=export_type, period=period).aggregate(
-        n=Max("sequence")
-    )["n"]
+def _next_sequence(engagement_id: int, export_type: str, period: str) -> int:
+    last = ExportBatch.objects.filter(
+        engagement_id=engagement_id, export_type=export_type, period=period
+    ).aggregate(n=Max("sequence"))["n"]
     return (last or 0) + 1
 
 
 def _batch_insert(batch: ExportBatch) -> None:
-    """Number the batch and insert it. Two sessions of one period exporting at the same
-    moment can both pick the next number; the unique constraint refuses the second,
+    """Number the batch (per engagement, type and period: SPEC §6) and insert it. Two
+    sessions of one engagement and period exporting at the same moment can both pick the
+    next number; the unique constraint refuses the second,
     which (inside its savepoint) takes the number after."""
     prefix = CODE_PREFIX[batch.export_type]
     for attempt in range(1, SEQUENCE_ATTEMPTS + 1):
         batch.sequence = fault_point(
-            "exports.sequence_picked", _next_sequence(batch.export_type, batch.period)
+            "exports.sequence_picked",
+            _next_sequence(batch.engagement_id, batch.export_type, batch.period),
         )
         batch.batch_code = f"{prefix}-{batch.period}-{batch.sequence:03d}"
         try:
@@ -295,9 +339,26 @@ def _batch_insert(batch: ExportBatch) -> None:
                 batch.save()
             return
         except IntegrityError:
+            _refuse_a_key_taken_concurrently(batch)
             if attempt == SEQUENCE_ATTEMPTS:
                 raise
             logger.info("batch code %s taken concurrently; retrying", batch.batch_code)
+
+
+def _refuse_a_key_taken_concurrently(batch: ExportBatch) -> None:
+    """Another session of the engagement committed a batch with this key while this one
+    was being made (the session lock does not cover that)."""
+    if batch.idempotency_key is None:
+        return
+    taken = ExportBatch.objects.filter(
+        engagement_id=batch.engagement_id, idempotency_key=batch.idempotency_key
+    ).first()
+    if taken is not None:
+        raise IdempotencyKeyReused(
+            f"This Idempotency-Key was already used for a different export request "
+            f"({taken.batch_code}); send a new key for a new request.",
+            details={"batch_code": taken.batch_code},
+        )
 
 
 def line_rows(batch: ExportBatch) -> list[Any]:

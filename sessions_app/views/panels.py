@@ -33,12 +33,12 @@ from exports.selectors import (
     session_proof,
 )
 from recalc.models import RecalcJob
+from sessions_app.access import can_write
 from sessions_app.forms import (
     EMPLOYEE_SORTS,
     EmployeeFilterForm,
 )
 from sessions_app.models import (
-    Membership,
     ProcessingSession,
 )
 from sessions_app.selectors import (
@@ -46,7 +46,6 @@ from sessions_app.selectors import (
     effective_receipt_version_numbers,
     employee_rows,
     get_session_for,
-    role_in,
     with_session_figures,
 )
 from sessions_app.services import (
@@ -66,13 +65,6 @@ EMPLOYEES_PER_PAGE = 50
 TIMELINE_EVENTS = 20
 # Panels of the session page that refresh themselves when the session changes.
 SESSION_CHANGED = "session-changed"
-
-
-def can_write(user: Any, session: ProcessingSession) -> bool:
-    """Whether the page shows write controls; the services and get_session_for still decide."""
-    return not session.is_closed and role_in(user, session.engagement_id) == (
-        Membership.Role.OPERATOR
-    )
 
 
 def session_url(session: ProcessingSession) -> str:

@@ -225,14 +225,20 @@ def test_it_generates_a_schema_without_a_single_warning(tmp_path: Any) -> None:
     assert error["properties"]["error"]["$ref"].endswith("/ErrorBody")
 
 
-def test_it_serves_the_schema(anonymous_api: Any) -> None:
-    response = anonymous_api.get("/api/schema/", HTTP_ACCEPT="application/json")
+def test_it_serves_the_schema_to_a_logged_in_caller_only(anonymous_api: Any, api: Any) -> None:
+    refused = anonymous_api.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "not_authenticated"
+    assert anonymous_api.get("/api/docs/").status_code == 401
+
+    response = api.get("/api/schema/", HTTP_ACCEPT="application/json")
 
     assert response.status_code == 200
     assert "/api/v1/sessions/" in response.json()["paths"]
 
 
-def test_it_serves_swagger_ui_without_any_cdn(client: Any, settings: Any) -> None:
+def test_it_serves_swagger_ui_without_any_cdn(client: Any, settings: Any, operator: Any) -> None:
+    client.force_login(operator)
     response = client.get("/api/docs/")
 
     assert response.status_code == 200
@@ -241,6 +247,7 @@ def test_it_serves_swagger_ui_without_any_cdn(client: Any, settings: Any) -> Non
     assert any("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in a for a in assets)
     assert not [a for a in assets if a.startswith(("http:", "https:", "//"))]
     assert "cdn" not in page.lower()
+    assert not re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page), "inline script under the CSP"
     for asset in assets:
         if "drf_spectacular_sidecar" in asset:
             assert finders.find(asset.removeprefix(settings.STATIC_URL)), asset

@@ -416,14 +416,16 @@ def test_it_bulk_exports_for_staff_as_one_zip_with_per_session_results(
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
-    results = json.loads(response["X-Export-Results"])
+    assert response["X-Export-Summary"] == "sessions=3 ok=1 failed=2"
+    archive = zipfile.ZipFile(io.BytesIO(content(response)))
+    results = json.loads(archive.read("manifest.json"))["results"]
     assert [(r["session_id"], r["ok"]) for r in results] == [
         (ready.pk, True),
         (closed.pk, False),
         (999999, False),
     ]
-    archive = zipfile.ZipFile(io.BytesIO(content(response)))
     assert "manifest.csv" in archive.namelist()
+    assert "No such session." in archive.read("manifest.csv").decode()
     assert any(name.endswith(f"{results[0]['batch_code']}.csv") for name in archive.namelist())
 
 

@@ -125,7 +125,9 @@ def _upload_v2_with_preview(page: Any) -> None:
     expect(page.locator("dialog[open]")).to_have_count(0)
     panel = page.locator("#job-panel")
     expect(panel).to_contain_text("Preview of receipts v2: nothing has changed yet")
-    expect(panel.locator("tr", has_text="E1001")).to_contain_text("155.00 → 155.75")
+    # The first E1001 row is the employees table; the pairs that would change follow it.
+    expect(panel.locator("tr", has_text="E1001").first).to_contain_text("155.00 → 155.75")
+    expect(panel).to_contain_text("HILTON GARDEN INN 35.25 ↔ 2026-10-05 R-5002 35.25")
     expect(_row(page, "E1001")).to_contain_text("155.00")  # nothing applied yet
     panel.get_by_role("button", name="Apply receipts v2").click()
     expect(panel).to_contain_text("Completed")

@@ -24,7 +24,7 @@ def test_it_exports_several_sessions_into_one_zip_reporting_each_failure(
     ready = make_session(name="October A")
     closed = make_session(name="October B", engagement=EngagementFactory(slug="b", name="B"))
     session_close(session=closed, reason="done", actor=operator)
-    exported = make_session(name="October C", engagement=EngagementFactory(slug="c", name="C"))
+    exported = make_session(name="October C")
     export_batch_create(session=exported, export_type="pvault", actor=operator)
 
     result = exports_bulk_create(sessions=[ready, closed, exported], actor=operator)
@@ -37,7 +37,7 @@ def test_it_exports_several_sessions_into_one_zip_reporting_each_failure(
     batch = ExportBatch.objects.get(session=ready)
     assert result.results[0]["batch_code"] == batch.batch_code == "PV-2026-10-002"
     archive = zipfile.ZipFile(io.BytesIO(result.zip_bytes))
-    assert archive.namelist() == ["PV-2026-10-002.csv", "manifest.csv"]
+    assert archive.namelist() == ["PV-2026-10-002.csv", "manifest.csv", "manifest.json"]
     data = archive.read("PV-2026-10-002.csv")
     assert hashlib.sha256(data).hexdigest() == batch.sha256
     manifest = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))

@@ -93,17 +93,22 @@ def test_it_makes_one_batch_for_one_idempotency_key_sent_twice_at_once(operator,
 
 
 def test_it_gives_distinct_codes_to_sessions_of_one_period_exporting_at_once(operator, slow_writer):
-    acme = ready_session()
+    engagement = EngagementFactory(name="Acme", slug="acme")
+    first_card = ready_session(engagement)
+    second_card = ready_session(engagement)
     globex = ready_session(EngagementFactory(name="Globex", slug="globex"))
 
     results = at_once(
-        lambda: export_batch_create(session=acme, export_type="pvault", actor=operator),
+        lambda: export_batch_create(session=first_card, export_type="pvault", actor=operator),
+        lambda: export_batch_create(session=second_card, export_type="pvault", actor=operator),
         lambda: export_batch_create(session=globex, export_type="pvault", actor=operator),
     )
 
-    assert [kind for kind, _ in results] == ["ok", "ok"], results
-    codes = sorted(batch.batch_code for batch, _ in (value for _, value in results))
-    assert codes == ["PV-2026-10-001", "PV-2026-10-002"]
+    assert [kind for kind, _ in results] == ["ok", "ok", "ok"], results
+    batches = [batch for batch, _ in (value for _, value in results)]
+    # Counted per engagement (SPEC §6): Acme's two are 001 and 002, Globex has its own 001.
+    assert sorted(batch.batch_code for batch in batches[:2]) == ["PV-2026-10-001", "PV-2026-10-002"]
+    assert batches[2].batch_code == "PV-2026-10-001"
     names = sorted(ExportBatch.objects.values_list("file", flat=True))
     assert names == [
         f"exports/{batch.session.engagement_id}/{batch.session_id}/{batch.batch_code}.csv"

@@ -91,7 +91,7 @@ def test_it_reports_the_samples_exceptions_after_v1(make_session, operator):
     rows = [line.split(",") for line in text.split("\r\n")[1:-1]]
     assert text.startswith(
         "batch_code,employee_id,employee_name,car_amount,receipt_amount,difference,status,"
-        "reason,last_changed_at\r\n"
+        "reason,last_changed_at,unmatched_charges,unmatched_charges_amount\r\n"
     )
     assert [row[1] for row in rows] == ["E1003", "E1004", "E1006", "E1008"]
     assert 'EX-2026-10-001,E1003,"Díaz, Carmen",89.99,80.00,-9.99,missing_receipts,' in text

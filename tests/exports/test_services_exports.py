@@ -189,26 +189,27 @@ def test_it_refuses_to_export_while_a_recalculation_waits(make_session, upload_r
     assert export_preview(session, export_type="pvault").blocking[0]["code"] == "job_active"
 
 
-def test_it_numbers_batches_per_period_across_sessions_and_engagements(
-    make_session, operator, engagement
-):
+def test_it_numbers_batches_per_period_within_each_engagement(make_session, operator, engagement):
     acme = make_session()
+    acme_second_card = make_session(name="October 2026 (second card)")
     other = make_session(engagement=EngagementFactory(name="Globex", slug="globex"))
 
     first, _ = export_batch_create(session=acme, export_type="pvault", actor=operator)
-    second, _ = export_batch_create(session=other, export_type="pvault", actor=operator)
+    second, _ = export_batch_create(session=acme_second_card, export_type="pvault", actor=operator)
+    globex, _ = export_batch_create(session=other, export_type="pvault", actor=operator)
     report, _ = export_batch_create(session=acme, export_type="exceptions", actor=operator)
 
-    assert [first.batch_code, second.batch_code, report.batch_code] == [
+    assert [first.batch_code, second.batch_code, globex.batch_code, report.batch_code] == [
         "PV-2026-10-001",
         "PV-2026-10-002",
+        "PV-2026-10-001",
         "EX-2026-10-001",
     ]
 
 
 def test_it_takes_the_next_code_when_another_session_took_it_first(make_session, operator):
     acme = make_session()
-    other = make_session(engagement=EngagementFactory(name="Globex", slug="globex"))
+    other = make_session(name="October 2026 (second card)")
     export_batch_create(session=other, export_type="pvault", actor=operator)
     picked = []
     answers = iter([1])  # as if the other session's batch were not committed yet

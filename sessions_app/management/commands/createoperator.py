@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils.text import slugify
@@ -52,6 +53,7 @@ class Command(BaseCommand):
             self.stderr.write(f"Created engagement '{engagement.name}' ({engagement.slug}).")
         user, created = get_user_model().objects.get_or_create(username=options["username"])
         if options["password"]:
+            _validate_password(options["password"], user)
             user.set_password(options["password"])
         elif created:
             user.set_unusable_password()
@@ -65,3 +67,12 @@ class Command(BaseCommand):
         )
         token, _ = Token.objects.get_or_create(user=user)
         return token
+
+
+def _validate_password(password: str, user: Any) -> None:
+    """The same validators as every other place a password is set (AUTH_PASSWORD_VALIDATORS);
+    raised inside the command's transaction, so a refused password changes nothing."""
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise CommandError("Password refused: " + " ".join(exc.messages)) from exc

@@ -1,0 +1,145 @@
+"""Line matching (SPEC §14): which card line is paired with which receipt line.
+
+A recalculation rewrites the pairs and the unmatched lines of a session in its apply
+transaction (matching.pairing); pages, API and exports read them as stored. The operator's
+own decisions (manual pairs, manual unmatches) live in ManualDecision and outlast every
+recalculation while their lines stay in effect.
+
+Line identity across receipts versions: a receipt line of version N+1 is the same receipt as
+a line of version N when it has the same employee, date, amount and receipt id, and the same
+occurrence among the effective lines carrying those four values in (version, line number)
+order. These are the fields SPEC §4 uses to recognise an appended duplicate, so a replace
+upload of the complete report, an append upload and a rollback all keep the identity. Card
+lines are recognised alike by employee, date, amount, merchant and occurrence in line-number
+order (a replaced card statement keeps a decision when the charge is still on it)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from sessions_app.models import LINE_PARENT, MONEY, ProcessingSession
+
+# Pairs and unmatched lines are rewritten in bulk by every recalculation; like the
+# statement lines, their parent is not a per-row foreign key check.
+BULK_PARENT = LINE_PARENT
+
+
+class Rule(models.TextChoices):
+    MANUAL = "manual", "Matched by hand"
+    SAME_DAY = "same_day", "Same amount, same day"
+    NEAR_DATE = "near_date", "Same amount, dates within 3 days"
+    AMOUNT_ONLY = "amount_only", "Same amount"
+
+
+class ManualDecision(models.Model):
+    """An operator's match (card line with receipt line) or unmatch (card line kept out of
+    the automatic rounds). Active while `ended_at` is empty."""
+
+    class Kind(models.TextChoices):
+        MATCH = "match", "Matched by hand"
+        UNMATCH = "unmatch", "Unmatched by hand"
+
+    session = models.ForeignKey(
+        ProcessingSession, on_delete=models.PROTECT, related_name="manual_line_decisions"
+    )
+    employee_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # The card line as last seen, and its identity (see the module docstring).
+    card_line_id = models.BigIntegerField(null=True, blank=True)
+    card_date = models.DateField(null=True, blank=True)
+    card_amount = models.DecimalField(**MONEY)
+    card_merchant = models.CharField(max_length=300, blank=True)
+    card_occurrence = models.PositiveIntegerField(default=1)
+    # The receipt line of a match, as last seen, and its identity.
+    receipt_line_id = models.BigIntegerField(null=True, blank=True)
+    receipt_date = models.DateField(null=True, blank=True)
+    receipt_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    receipt_ref = models.CharField(max_length=100, blank=True)
+    receipt_occurrence = models.PositiveIntegerField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["session", "employee_id", "decided_at", "id"]
+        indexes = [
+            models.Index(fields=["session", "employee_id"], name="manual_decision_employee"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="unmatch") | Q(receipt_amount__isnull=False),
+                name="manual_match_has_receipt",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id}: {self.get_kind_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class LinePair(models.Model):
+    """One card line paired with one receipt line of the effective receipts."""
+
+    session = models.ForeignKey(ProcessingSession, related_name="line_pairs", **BULK_PARENT)
+    employee_id = models.CharField(max_length=100)
+    card_line_id = models.BigIntegerField()
+    receipt_line_id = models.BigIntegerField()
+    rule = models.CharField(max_length=12, choices=Rule.choices)
+    decision = models.ForeignKey(
+        ManualDecision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        ordering = ["session", "employee_id", "id"]
+        indexes = [models.Index(fields=["session", "employee_id"], name="line_pair_employee")]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id}: {self.card_line_id} ↔ {self.receipt_line_id} ({self.rule})"
+
+
+class UnmatchedLine(models.Model):
+    """A card line without a receipt (a charge to chase) or a receipt line without a charge,
+    copied with what the chase list shows so it reads one index range."""
+
+    class Side(models.TextChoices):
+        CARD = "card", "Charge without a receipt"
+        RECEIPT = "receipt", "Receipt without a charge"
+
+    session = models.ForeignKey(ProcessingSession, related_name="unmatched_lines", **BULK_PARENT)
+    side = models.CharField(max_length=7, choices=Side.choices)
+    employee_id = models.CharField(max_length=100)
+    line_id = models.BigIntegerField()
+    line_number = models.PositiveIntegerField()
+    version = models.PositiveIntegerField(null=True, blank=True)
+    date = models.DateField(null=True, blank=True)
+    merchant = models.CharField(max_length=300, blank=True)
+    receipt_id = models.CharField(max_length=100, blank=True)
+    amount = models.DecimalField(**MONEY)
+    # Kept out of the automatic rounds by an operator's unmatch.
+    held = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["session", "side", "employee_id", "date", "line_number"]
+        indexes = [
+            models.Index(
+                fields=["session", "side", "employee_id", "date", "line_number"],
+                name="unmatched_line_chase",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id} {self.side} {self.amount}"

@@ -1,0 +1,442 @@
+"""Pairing a whole session, set-based, inside a recalculation's apply transaction.
+
+1. The operator's decisions are found again among the current lines (matching.identity);
+   a decision whose line left the effective receipts (or the statement) ends, as an audit
+   event.
+2. The session's stored pairs and unmatched lines are replaced: manual pairs first; then the
+   `same_day` round of every employee in ONE INSERT … SELECT (the k-th card line of an
+   (employee, date, amount) group in line-number order takes the k-th receipt of the same
+   group in (version, line number) order, which is what the round does line by line);
+   then the lines that round leaves — a few per employee at most — are read once, paired by
+   matching.rounds (`near_date`, `amount_only`) and written with the unmatched lines.
+
+The number of statements does not grow with the number of employees."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection as default_connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+
+from audit.models import ActivityEvent
+from audit.services import activity_event_record
+from core.bulk import rows_insert
+from matching.identity import (
+    LineIdentity,
+    card_identities,
+    card_line_values,
+    receipt_identities,
+    receipt_line_values,
+)
+from matching.models import LinePair, ManualDecision, Rule, UnmatchedLine
+from matching.rounds import CardRef, ReceiptRef, pair_lines
+from sessions_app.models import CardTransaction, ProcessingSession, ReceiptLine, ReceiptVersion
+
+CENT = Decimal("0.01")
+_CENTS = "CAST(ROUND({} * 100) AS bigint)"
+PAIR_COLUMNS = ["session_id", "employee_id", "card_line_id", "receipt_line_id", "rule"]
+UNMATCHED_COLUMNS = [
+    "session_id", "side", "employee_id", "line_id", "line_number", "version", "date",
+    "merchant", "receipt_id", "amount", "held",
+]  # fmt: skip
+
+
+@dataclass
+class MatchingOutcome:
+    pairs: int = 0
+    unmatched_card_lines: int = 0
+    unmatched_receipt_lines: int = 0
+    ended_decisions: list[int] = field(default_factory=list)
+
+
+def _q(connection: BaseDatabaseWrapper, name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def session_matching_store(
+    session: ProcessingSession,
+    *,
+    version_ids: list[int],
+    actor: Any = None,
+    connection: BaseDatabaseWrapper = default_connection,
+) -> MatchingOutcome:
+    """Recompute and store the session's pairs and unmatched lines. Call it inside the
+    transaction that writes the recalculation's results, with the session row locked."""
+    outcome = MatchingOutcome()
+    manual = decisions_refresh(session, version_ids=version_ids, actor=actor, outcome=outcome)
+    with connection.cursor() as cursor:
+        for model in (LinePair, UnmatchedLine):
+            cursor.execute(
+                f"DELETE FROM {_q(connection, model._meta.db_table)} WHERE session_id = %s",  # noqa: S608
+                [session.pk],
+            )
+    rows_insert(
+        connection,
+        LinePair._meta.db_table,
+        [*PAIR_COLUMNS, "decision_id"],
+        [
+            (session.pk, d.employee_id, d.card_line_id, d.receipt_line_id, Rule.MANUAL, d.pk)
+            for d in manual
+            if d.kind == ManualDecision.Kind.MATCH
+        ],
+    )
+    with joins_by_hash(connection):
+        if version_ids:
+            with connection.cursor() as cursor:
+                sql, params = _same_day_sql(connection, session.pk, version_ids)
+                cursor.execute(sql, params)
+                outcome.pairs += max(cursor.rowcount, 0)
+        outcome.pairs += sum(1 for d in manual if d.kind == ManualDecision.Kind.MATCH)
+        _leftovers_pair(connection, session.pk, version_ids, outcome)
+    return outcome
+
+
+@contextmanager
+def joins_by_hash(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """The pairs were all just rewritten, so PostgreSQL has no statistics for them yet (and
+    none for lines stored a moment ago until autovacuum passes): it would guess a handful of
+    rows and join 500k lines to 500k pairs by nested loop. The joins here are over whole
+    sessions, which hash joins do in one pass; inside the apply transaction only. Ruling the
+    nested loop out makes every plan look costly, which would start the JIT compiler
+    (2 s of compiling for a 0.5 s statement): it stays off too."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_nestloop TO DEFAULT")
+            cursor.execute("SET LOCAL jit TO DEFAULT")
+            cursor.execute("SET LOCAL work_mem TO DEFAULT")
+
+
+# --- 1. The operator's decisions --------------------------------------------------------------
+
+
+def decisions_refresh(
+    session: ProcessingSession,
+    *,
+    version_ids: list[int],
+    actor: Any,
+    outcome: MatchingOutcome,
+    employee_id: str | None = None,
+) -> list[ManualDecision]:
+    """The active decisions, each pointing at its line(s) as they are now; those whose line
+    is gone are ended (an audit event each)."""
+    active = ManualDecision.objects.filter(session=session, ended_at__isnull=True)
+    if employee_id is not None:
+        active = active.filter(employee_id=employee_id)
+    decisions = list(active.order_by("decided_at", "id"))
+    if not decisions:
+        return []
+    employees = {d.employee_id for d in decisions}
+    cards = card_identities(card_line_values(session.pk, employees))
+    receipts = receipt_identities(receipt_line_values(session.pk, employees, version_ids))
+    kept: list[ManualDecision] = []
+    claimed: set[tuple[str, int | None]] = set()
+    for decision in decisions:
+        card_id = cards.get(_card_identity(decision))
+        receipt_id = None
+        gone = ""
+        if card_id is None:
+            gone = "its card line is no longer on the card statement"
+        elif decision.kind == ManualDecision.Kind.MATCH:
+            receipt_id = receipts.get(_receipt_identity(decision))
+            if receipt_id is None:
+                gone = "its receipt line left the effective receipts"
+        if not gone and ({("c", card_id), ("r", receipt_id)} - {("r", None)}) & claimed:
+            gone = "a later decision took one of its lines"
+        if gone:
+            _decision_end(decision, reason=gone, actor=actor, session=session)
+            outcome.ended_decisions.append(decision.pk)
+            continue
+        claimed |= {("c", card_id), ("r", receipt_id)} - {("r", None)}
+        if (decision.card_line_id, decision.receipt_line_id) != (card_id, receipt_id):
+            decision.card_line_id, decision.receipt_line_id = card_id, receipt_id
+            decision.save(update_fields=["card_line_id", "receipt_line_id"])
+        kept.append(decision)
+    return kept
+
+
+def _card_identity(decision: ManualDecision) -> LineIdentity:
+    return LineIdentity(
+        decision.employee_id,
+        decision.card_date,
+        decision.card_amount,
+        decision.card_merchant,
+        decision.card_occurrence,
+    )
+
+
+def _receipt_identity(decision: ManualDecision) -> LineIdentity:
+    return LineIdentity(
+        decision.employee_id,
+        decision.receipt_date,
+        decision.receipt_amount,  # type: ignore[arg-type]
+        decision.receipt_ref,
+        decision.receipt_occurrence or 1,
+    )
+
+
+def _decision_end(
+    decision: ManualDecision, *, reason: str, actor: Any, session: ProcessingSession
+) -> None:
+    decision.ended_at = timezone.now()
+    decision.ended_reason = reason[:200]
+    decision.save(update_fields=["ended_at", "ended_reason"])
+    what = "manual match" if decision.kind == ManualDecision.Kind.MATCH else "manual unmatch"
+    activity_event_record(
+        verb=ActivityEvent.Verb.MANUAL_MATCH_ENDED,
+        message=f"{decision.employee_id}: {what} of {decision.card_amount} ended: {reason}",
+        actor=actor,
+        session=session,
+        details={
+            "employee_id": decision.employee_id,
+            "decision": decision.pk,
+            "kind": decision.kind,
+            "reason": reason,
+            "note": decision.note,
+        },
+    )
+
+
+# --- 2. The same_day round, set-based ---------------------------------------------------------
+
+
+def _held_card_lines(connection: BaseDatabaseWrapper) -> str:
+    """Card lines of the active decisions (a manual pair or an unmatch): out of the rounds."""
+    decisions = _q(connection, ManualDecision._meta.db_table)
+    return (
+        f"SELECT card_line_id FROM {decisions} WHERE session_id = %(session)s "  # noqa: S608
+        "AND ended_at IS NULL AND card_line_id IS NOT NULL"
+    )
+
+
+def _manual_receipt_lines(connection: BaseDatabaseWrapper) -> str:
+    decisions = _q(connection, ManualDecision._meta.db_table)
+    return (
+        f"SELECT receipt_line_id FROM {decisions} WHERE session_id = %(session)s "  # noqa: S608
+        "AND ended_at IS NULL AND receipt_line_id IS NOT NULL"
+    )
+
+
+def _version_filter(version_ids: list[int]) -> tuple[str, dict[str, int]]:
+    names = {f"v{index}": pk for index, pk in enumerate(version_ids)}
+    return ", ".join(f"%({name})s" for name in names), names
+
+
+def _version_number(version_ids: list[int]) -> str:
+    """The receipts version number of a line, from its version id: a CASE over the few
+    versions in effect instead of a join with every line."""
+    numbers = dict(ReceiptVersion.objects.filter(pk__in=version_ids).values_list("pk", "version"))
+    whens = " ".join(f"WHEN {int(pk)} THEN {int(numbers[pk])}" for pk in version_ids)
+    return f"CASE l.receipt_version_id {whens} END"
+
+
+def _cents_of(connection: BaseDatabaseWrapper, column: str) -> str:
+    """Amounts compared to the cent: numeric(14, 2) as it is on PostgreSQL; integer cents on
+    SQLite, which keeps decimals as floating point."""
+    return column if connection.vendor == "postgresql" else _CENTS.format(column)
+
+
+def _same_day_sql(
+    connection: BaseDatabaseWrapper, session_id: int, version_ids: list[int]
+) -> tuple[str, dict[str, Any]]:
+    card = _q(connection, CardTransaction._meta.db_table)
+    receipt = _q(connection, ReceiptLine._meta.db_table)
+    pairs = _q(connection, LinePair._meta.db_table)
+    versions, params = _version_filter(version_ids)
+    card_cents = _cents_of(connection, "c.amount")
+    receipt_cents = _cents_of(connection, "l.amount")
+    columns = ", ".join(_q(connection, name) for name in PAIR_COLUMNS)
+    sql = (
+        f"INSERT INTO {pairs} ({columns}) "  # noqa: S608 - identifiers only
+        "SELECT %(session)s, c.employee_id, c.id, r.id, 'same_day' FROM ("
+        f"SELECT c.id, c.employee_id, c.transaction_date AS day, {card_cents} AS cents, "
+        "ROW_NUMBER() OVER (PARTITION BY c.employee_id, c.transaction_date, "
+        f"{card_cents} ORDER BY c.line_number, c.id) AS turn FROM {card} c "
+        "WHERE c.session_id = %(session)s AND c.transaction_date IS NOT NULL "
+        f"AND c.id NOT IN ({_held_card_lines(connection)})"
+        ") c JOIN ("
+        f"SELECT l.id, l.employee_id, l.receipt_date AS day, {receipt_cents} AS cents, "
+        "ROW_NUMBER() OVER (PARTITION BY l.employee_id, l.receipt_date, "
+        f"{receipt_cents} ORDER BY {_version_number(version_ids)}, l.line_number, l.id) "
+        f"AS turn FROM {receipt} l "
+        f"WHERE l.session_id = %(session)s AND l.receipt_version_id IN ({versions}) "
+        "AND l.receipt_date IS NOT NULL "
+        f"AND l.id NOT IN ({_manual_receipt_lines(connection)})"
+        ") r ON r.employee_id = c.employee_id AND r.day = c.day AND r.cents = c.cents "
+        "AND r.turn = c.turn"
+    )
+    return sql, {"session": session_id, **params}
+
+
+# --- 3. What the same_day round leaves --------------------------------------------------------
+
+
+def _leftovers_pair(
+    connection: BaseDatabaseWrapper,
+    session_id: int,
+    version_ids: list[int],
+    outcome: MatchingOutcome,
+) -> None:
+    cards = _card_leftovers(connection, session_id)
+    receipts = _receipt_leftovers(connection, session_id, version_ids) if version_ids else []
+    by_employee: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = defaultdict(
+        lambda: ([], [])
+    )
+    for row in cards:
+        by_employee[row[0]][0].append(row)
+    for row in receipts:
+        by_employee[row[0]][1].append(row)
+    _pair_and_store(connection, session_id, by_employee, outcome)
+
+
+def _pair_and_store(
+    connection: BaseDatabaseWrapper,
+    session_id: int,
+    by_employee: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]],
+    outcome: MatchingOutcome,
+) -> None:
+    """Pair each employee's free lines with the rounds and store the pairs and the lines
+    left unmatched. Rows as _card_leftovers and _receipt_leftovers read them."""
+    pair_rows, unmatched_rows = [], []
+    for employee_id, (card_rows, receipt_rows) in by_employee.items():
+        free_cards = [
+            CardRef(row[1], row[2], row[3], _cents(row[5])) for row in card_rows if not row[6]
+        ]
+        free_receipts = [
+            ReceiptRef(row[1], row[7], row[2], row[3], _cents(row[5])) for row in receipt_rows
+        ]
+        paired: set[tuple[str, int]] = set()
+        for pair in pair_lines(free_cards, free_receipts):
+            pair_rows.append(
+                (session_id, employee_id, pair.card_line_id, pair.receipt_line_id, pair.rule)
+            )
+            paired |= {("card", pair.card_line_id), ("receipt", pair.receipt_line_id)}
+        for side, rows in (("card", card_rows), ("receipt", receipt_rows)):
+            for row in rows:
+                if (side, row[1]) not in paired:
+                    unmatched_rows.append(_unmatched_row(session_id, side, row))
+    rows_insert(connection, LinePair._meta.db_table, PAIR_COLUMNS, pair_rows)
+    rows_insert(connection, UnmatchedLine._meta.db_table, UNMATCHED_COLUMNS, unmatched_rows)
+    outcome.pairs += len(pair_rows)
+    outcome.unmatched_card_lines += sum(1 for row in unmatched_rows if row[1] == "card")
+    outcome.unmatched_receipt_lines += sum(1 for row in unmatched_rows if row[1] == "receipt")
+
+
+def _money(amount: Any) -> Decimal:
+    """SQLite hands raw decimals back as int or float; PostgreSQL as Decimal."""
+    return Decimal(str(amount)).quantize(CENT)
+
+
+def _cents(amount: Any) -> int:
+    return int(_money(amount).scaleb(2))
+
+
+def _unmatched_row(session_id: int, side: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    employee_id, line_id, line_number, date, text, amount = row[:6]
+    merchant, receipt_id = (text, "") if side == "card" else (row[8], text)
+    version = None if side == "card" else row[7]
+    held = bool(row[6]) if side == "card" else False
+    return (
+        session_id, side, employee_id, line_id, line_number, version, date,
+        merchant or "", receipt_id or "", _money(amount), held,
+    )  # fmt: skip
+
+
+def _card_leftovers(connection: BaseDatabaseWrapper, session_id: int) -> list[tuple[Any, ...]]:
+    """(employee, id, line number, date, merchant, amount, held) of every card line no pair
+    holds."""
+    card = _q(connection, CardTransaction._meta.db_table)
+    pairs = _q(connection, LinePair._meta.db_table)
+    sql = (
+        "SELECT c.employee_id, c.id, c.line_number, c.transaction_date, c.merchant, "  # noqa: S608
+        f"c.amount, CASE WHEN c.id IN ({_held_card_lines(connection)}) THEN 1 ELSE 0 END "
+        f"FROM {card} c WHERE c.session_id = %(session)s AND NOT EXISTS ("
+        f"SELECT 1 FROM {pairs} p WHERE p.session_id = %(session)s AND p.card_line_id = c.id)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"session": session_id})
+        return cursor.fetchall()
+
+
+def _receipt_leftovers(
+    connection: BaseDatabaseWrapper, session_id: int, version_ids: list[int]
+) -> list[tuple[Any, ...]]:
+    """(employee, id, line number, date, receipt id, amount, 0, version, merchant) of every
+    effective receipt line no pair holds."""
+    receipt = _q(connection, ReceiptLine._meta.db_table)
+    pairs = _q(connection, LinePair._meta.db_table)
+    versions, params = _version_filter(version_ids)
+    sql = (
+        "SELECT l.employee_id, l.id, l.line_number, l.receipt_date, l.receipt_id, "  # noqa: S608
+        f"l.amount, 0, {_version_number(version_ids)}, l.merchant FROM {receipt} l "
+        f"WHERE l.session_id = %(session)s AND l.receipt_version_id IN ({versions}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {pairs} p WHERE p.session_id = %(session)s "
+        "AND p.receipt_line_id = l.id)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"session": session_id, **params})
+        return cursor.fetchall()
+
+
+# --- One employee, after an operator's decision -----------------------------------------------
+
+
+def employee_matching_store(
+    session: ProcessingSession,
+    *,
+    employee_id: str,
+    version_ids: list[int],
+    actor: Any = None,
+    connection: BaseDatabaseWrapper = default_connection,
+) -> MatchingOutcome:
+    """Pair one employee again from scratch, exactly as the recalculation would (the same
+    decisions first, the same rounds), and replace their stored rows."""
+    outcome = MatchingOutcome()
+    manual = decisions_refresh(
+        session, version_ids=version_ids, actor=actor, outcome=outcome, employee_id=employee_id
+    )
+    for model in (LinePair, UnmatchedLine):
+        model.objects.filter(session=session, employee_id=employee_id).delete()
+    cards = [
+        (employee_id, row["id"], row["line_number"], row["transaction_date"], row["merchant"],
+         row["amount"], 0)
+        for row in card_line_values(session.pk, [employee_id])
+    ]  # fmt: skip
+    receipts = [
+        (employee_id, row["id"], row["line_number"], row["receipt_date"], row["receipt_id"],
+         row["amount"], 0, row["receipt_version__version"], row["merchant"])
+        for row in receipt_line_values(session.pk, [employee_id], version_ids)
+    ]  # fmt: skip
+    matched = [d for d in manual if d.kind == ManualDecision.Kind.MATCH]
+    held = {d.card_line_id for d in manual}
+    manual_receipts = {d.receipt_line_id for d in matched}
+    rows_insert(
+        connection,
+        LinePair._meta.db_table,
+        [*PAIR_COLUMNS, "decision_id"],
+        [
+            (session.pk, employee_id, d.card_line_id, d.receipt_line_id, Rule.MANUAL, d.pk)
+            for d in matched
+        ],
+    )
+    outcome.pairs += len(matched)
+    paired_cards = {d.card_line_id for d in matched}
+    cards = [(*row[:6], 1 if row[1] in held else 0) for row in cards if row[1] not in paired_cards]
+    receipts = [row for row in receipts if row[1] not in manual_receipts]
+    _pair_and_store(connection, session.pk, {employee_id: (cards, receipts)}, outcome)
+    return outcome
