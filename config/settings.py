@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import secrets
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -13,11 +14,17 @@ from config.env import BASE_DIR, env
 DEBUG = env("DEBUG")
 TESTING = "PYTEST_VERSION" in os.environ
 
+# Set by manage.py for commands that serve nothing (e.g. `reconcile`).
+OFFLINE_COMMAND = os.environ.get("CLOSEBOOK_OFFLINE_COMMAND") == "1"
+
 SECRET_KEY = env("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
+    if OFFLINE_COMMAND:
+        SECRET_KEY = secrets.token_urlsafe(50)  # signs nothing that outlives the process
+    elif not (DEBUG or TESTING):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "dev-only-insecure-key-never-used-in-production"
+    else:
+        SECRET_KEY = "dev-only-insecure-key-never-used-in-production"
 
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")

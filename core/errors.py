@@ -120,6 +120,34 @@ class RowError:
 
 
 MAX_LISTED_ROW_ERRORS = 200
+# Values are quoted to this many characters, and the listed errors stop before this many
+# bytes of JSON, so an error response stays small whatever the file holds.
+MAX_QUOTED_CHARS = 100
+MAX_LISTED_BYTES = 48 * 1024
+
+
+def quote_value(text: str | None, limit: int = MAX_QUOTED_CHARS) -> str | None:
+    """`text` cut to `limit` characters, with an ellipsis saying it was cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + "…"
+
+
+def _listed(errors: list[RowError]) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = []
+    size = 0
+    for error in errors[:MAX_LISTED_ROW_ERRORS]:
+        item = {
+            "line": error.line,
+            "column": quote_value(error.column),
+            "value": quote_value(error.value),
+            "message": quote_value(error.message, 4 * MAX_QUOTED_CHARS),
+        }
+        size += sum(len(str(value).encode()) for value in item.values()) + 60
+        if size > MAX_LISTED_BYTES:
+            break
+        listed.append(item)
+    return listed
 
 
 class InvalidFile(DomainError):
@@ -135,5 +163,4 @@ class InvalidFile(DomainError):
         self.file_label = file_label
         noun = "error" if self.error_count == 1 else "errors"
         message = f"{file_label} has {self.error_count} {noun}; nothing was stored."
-        listed = [e.as_dict() for e in errors[:MAX_LISTED_ROW_ERRORS]]
-        super().__init__(message, details=listed)
+        super().__init__(message, details=_listed(errors))

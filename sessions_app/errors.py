@@ -18,6 +18,7 @@ from core.errors import (
     StaleVersion,
     UnexportedEmployees,
     ValidationFailed,
+    quote_value,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "StaleVersion",
     "UnexportedEmployees",
     "ValidationFailed",
+    "quote_value",
 ]

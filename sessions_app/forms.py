@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -136,20 +136,48 @@ class ColumnMappingForm(forms.Form):
     replace_existing = forms.BooleanField(
         required=False, label="Replace the engagement's existing profile of this name"
     )
+    unassigned_employee_id = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Employee id for charges without one",
+        help_text="e.g. UNASSIGNED: such charges then show up as an exception; "
+        "empty: a charge without an employee id refuses the file",
+    )
 
-    def __init__(self, *args: Any, headers: Sequence[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        headers: Sequence[str] = (),
+        suggestion: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         if self.is_bound:
             headers = _headers_from_json(self.data.get("headers", ""))
         else:
             self.initial.setdefault("headers", json.dumps(list(headers)))
-            # The columns the aliases already recognise are pre-selected.
-            for role, index in match_columns(list(headers), {}).items():
+            # The columns the aliases recognise are pre-selected; for the others, the
+            # mapping proposed from the file's content.
+            recognised = match_columns(list(headers), {})
+            for role, index in recognised.items():
                 self.initial.setdefault(f"column_{role}", headers[index])
+            taken = {headers[index] for index in recognised.values()}
+            for role, header in (suggestion or {}).items():
+                free = header in headers and header not in taken
+                if role in ROLES and role not in recognised and free:
+                    self.initial.setdefault(f"column_{role}", header)
         choices = [("", "Not in this file / detect")] + [(h, h) for h in headers if h]
         for role in ROLES:
             self.fields[f"column_{role}"] = forms.ChoiceField(
                 required=False, choices=choices, label=f"Column for {ROLE_LABELS[role]}"
+            )
+            self.fields[f"also_{role}"] = forms.CharField(
+                required=False,
+                max_length=1000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                label=f"Other headers for {ROLE_LABELS[role]}",
+                help_text="One per line: how other files of the family name it (e.g. a "
+                "misspelt month); the first found wins",
             )
         self.file_headers = list(headers)
 
@@ -169,6 +197,17 @@ class ColumnMappingForm(forms.Form):
                 )
         return cleaned
 
+    def alternative_fields(self) -> list[forms.BoundField]:
+        return [self[f"also_{role}"] for role in ROLES]
+
+    def _column(self, role: str) -> str | list[str]:
+        """The role's header, followed by its alternatives when there are any."""
+        data = self.cleaned_data
+        texts = [data.get(f"column_{role}", "")]
+        texts += [text.strip() for text in data.get(f"also_{role}", "").splitlines()]
+        texts = [text for text in dict.fromkeys(texts) if text]
+        return texts if len(texts) > 1 else (texts[0] if texts else "")
+
     def profile_data(self) -> dict[str, Any]:
         """The import profile as import_profile_save takes it (SPEC §13)."""
         data = self.cleaned_data
@@ -177,10 +216,11 @@ class ColumnMappingForm(forms.Form):
             "delimiter": data["delimiter"],
             "encoding": data["encoding"],
             "skip_lines": data["skip_lines"],
-            "columns": {role: data.get(f"column_{role}", "") for role in ROLES},
+            "columns": {role: self._column(role) for role in ROLES},
             "decimal_separator": data["decimal_separator"],
             "date_format": data["date_format"],
             "charges_negative": data["charges_negative"],
+            "unassigned_employee_id": data["unassigned_employee_id"],
         }
 
 

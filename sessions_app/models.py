@@ -113,6 +113,12 @@ class ImportProfile(models.Model):
     decimal_separator = models.CharField(max_length=1, blank=True, choices=DecimalSeparator.choices)
     date_format = models.CharField(max_length=30, blank=True)
     charges_negative = models.BooleanField(default=False)
+    unassigned_employee_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Employee id for charges whose employee id is blank (e.g. UNASSIGNED); "
+        "empty: such a charge is an error",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -139,6 +145,7 @@ class ImportProfile(models.Model):
             "decimal_separator": self.decimal_separator or None,
             "date_format": self.date_format or None,
             "charges_negative": self.charges_negative,
+            "unassigned_employee_id": self.unassigned_employee_id,
         }
 
 
@@ -166,6 +173,8 @@ class ProcessingSession(models.Model):
     card_file_name = models.CharField(max_length=255, blank=True)
     card_sha256 = models.CharField(max_length=64, blank=True)
     card_row_count = models.PositiveIntegerField(default=0)
+    # The card statement's import summary (SPEC §4), as the parser computed it.
+    card_import_summary = models.JSONField(default=dict, blank=True)
     card_profile = models.ForeignKey(
         ImportProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -247,6 +256,8 @@ class ReceiptVersion(models.Model):
     size = models.PositiveBigIntegerField(default=0)
     row_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
+    # The file's import summary (SPEC §4), as the parser computed it.
+    import_summary = models.JSONField(default=dict, blank=True)
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.REPLACE)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     note = models.TextField(blank=True)

@@ -46,6 +46,30 @@ def job_link(job_id: int | None, status: str | None) -> dict[str, Any] | None:
 # --- Sessions ---------------------------------------------------------------------------------
 
 
+class ImportSummarySerializer(serializers.Serializer):
+    """What the parser found in a file (SPEC §4); amounts are strings with two places."""
+
+    lines_read = serializers.IntegerField()
+    employees = serializers.IntegerField()
+    total_amount = serializers.CharField()
+    blank_rows = serializers.IntegerField()
+    summary_rows = serializers.IntegerField()
+    summary_rows_agreeing = serializers.IntegerField()
+    summary_rows_not_agreeing = serializers.IntegerField()
+    control_total = serializers.CharField(allow_null=True)
+    unassigned_lines = serializers.IntegerField(
+        help_text="Lines of charges without an employee id, booked to the profile's "
+        "unassigned_employee_id."
+    )
+    warnings = serializers.ListField(child=serializers.CharField(), help_text="The first 50.")
+    warning_count = serializers.IntegerField()
+
+
+@extend_schema_field(ImportSummarySerializer)
+class ImportSummaryField(serializers.JSONField):
+    """The stored summary as it is ({} for files stored before summaries were kept)."""
+
+
 class SessionSerializer(serializers.ModelSerializer):
     """A session row as `session_list_for_user` annotates it (plus its active job)."""
 
@@ -65,6 +89,9 @@ class SessionSerializer(serializers.ModelSerializer):
     active_job = serializers.SerializerMethodField()
     created_by = serializers.SlugRelatedField(
         allow_null=True, slug_field="username", read_only=True
+    )
+    card_import_summary = ImportSummaryField(
+        read_only=True, help_text="The import summary of the card statement in place."
     )
 
     class Meta:
@@ -89,6 +116,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "created_at",
             "closed_at",
             "closure_reason",
+            "card_import_summary",
         ]
         read_only_fields = fields
 
@@ -204,6 +232,7 @@ class ReceiptVersionSerializer(serializers.ModelSerializer):
     uploaded_by = serializers.SlugRelatedField(
         allow_null=True, slug_field="username", read_only=True
     )
+    import_summary = ImportSummaryField(read_only=True)
 
     class Meta:
         model = ReceiptVersion
@@ -215,6 +244,7 @@ class ReceiptVersionSerializer(serializers.ModelSerializer):
             "size",
             "row_count",
             "duplicate_count",
+            "import_summary",
             "mode",
             "state",
             "note",
@@ -355,22 +385,48 @@ class MeSerializer(serializers.Serializer):
     current_session = CurrentSessionSerializer(allow_null=True)
 
 
-class ImportProfileColumnsSerializer(serializers.Serializer):
-    """Which header of the file holds each role; leave a role out to detect it."""
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "maxLength": 200},
+            {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 20},
+        ]
+    }
+)
+class ImportProfileHeaderField(serializers.JSONField):
+    """One header, or a list of alternatives (the first found in the file wins)."""
 
-    employee_id = serializers.CharField(required=False, allow_blank=True)
-    employee_name = serializers.CharField(required=False, allow_blank=True)
-    amount = serializers.CharField(required=False, allow_blank=True)
-    date = serializers.CharField(required=False, allow_blank=True)
-    merchant = serializers.CharField(required=False, allow_blank=True)
-    receipt_id = serializers.CharField(required=False, allow_blank=True)
+
+class ImportProfileColumnsSerializer(serializers.Serializer):
+    """Which header of the file holds each role; leave a role out to detect it. Each may
+    be a list of alternative headers, e.g. ["Division", "Divison"]."""
+
+    employee_id = ImportProfileHeaderField(required=False)
+    employee_name = ImportProfileHeaderField(required=False)
+    amount = ImportProfileHeaderField(required=False)
+    date = ImportProfileHeaderField(required=False)
+    merchant = ImportProfileHeaderField(required=False)
+    receipt_id = ImportProfileHeaderField(required=False)
+    currency = ImportProfileHeaderField(required=False)
 
 
 @extend_schema_field(ImportProfileColumnsSerializer)
 class ImportProfileColumnsField(serializers.DictField):
-    """Passed through as given: the parser's own settings check names unknown roles."""
+    """Passed through as given: the parser's own settings check names unknown roles and
+    values that are neither a header nor a list of headers."""
 
-    child = serializers.CharField(allow_blank=True, max_length=200)
+    child = serializers.JSONField()
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        for header in value.values():
+            texts = header if isinstance(header, list) else [header]
+            if len(texts) > 20 or any(isinstance(t, str) and len(t) > 200 for t in texts):
+                raise serializers.ValidationError(
+                    "Each column is a header of at most 200 characters, or a list of at most "
+                    "20 of them."
+                )
+        return value
 
 
 class ImportProfileSerializer(serializers.ModelSerializer):
@@ -396,6 +452,7 @@ class ImportProfileSerializer(serializers.ModelSerializer):
             "decimal_separator",
             "date_format",
             "charges_negative",
+            "unassigned_employee_id",
             "created_by",
             "created_at",
         ]
@@ -428,3 +485,11 @@ class ImportProfileInputSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=30, default="", help_text="e.g. dd/mm/yy"
     )
     charges_negative = serializers.BooleanField(required=False, default=False)
+    unassigned_employee_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        default="",
+        help_text="Employee id for charges whose employee id is blank, e.g. UNASSIGNED "
+        "(empty: such a charge is an error).",
+    )

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from .amounts import AmountFormatError, parse_amount
 from .columns import ALIASES, REQUIRED_ROLES, ROLE_LABELS, ROLES, ColumnsNotFound
-from .parser import ControlTotal, ParsedFile, ParsedLine, SubtotalRow, parse_statement
+from .parser import parse_statement, suggest_profile_for
 from .profile import ImportSettings
+from .results import (
+    ControlTotal,
+    ImportSummary,
+    ParsedFile,
+    ParsedLine,
+    SubtotalRow,
+    import_summary_sentence,
+)
+from .suggest import suggest_profile
 
 __all__ = [
     "ALIASES",
@@ -16,9 +25,13 @@ __all__ = [
     "ColumnsNotFound",
     "ControlTotal",
     "ImportSettings",
+    "ImportSummary",
     "ParsedFile",
     "ParsedLine",
     "SubtotalRow",
+    "import_summary_sentence",
     "parse_amount",
     "parse_statement",
+    "suggest_profile",
+    "suggest_profile_for",
 ]

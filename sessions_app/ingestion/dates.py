@@ -8,8 +8,9 @@ from collections.abc import Iterable
 
 ISO_PATTERN = "%Y-%m-%d"
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# Tried in this order; the first that reads EVERY date of the column wins, so a column
-# holding 10/02/2026 and 13/02/2026 is read day-first while a US file stays month-first.
+# Tried in this order; the first that reads EVERY date of the whole column wins, so a
+# column holding 10/02/2026 and 13/02/2026 is read day-first while a US file stays
+# month-first. Each of `/`, `-` and `.` is tried day-first and month-first (`10-31-2026`).
 DEFAULT_DATE_FORMATS: tuple[str, ...] = (
     ISO_PATTERN,
     "%m/%d/%Y",
@@ -18,8 +19,14 @@ DEFAULT_DATE_FORMATS: tuple[str, ...] = (
     "%d/%m/%y",
     "%d.%m.%Y",
     "%d.%m.%y",
+    "%m.%d.%Y",
+    "%m.%d.%y",
     "%Y/%m/%d",
+    "%Y.%m.%d",
     "%d-%m-%Y",
+    "%d-%m-%y",
+    "%m-%d-%Y",
+    "%m-%d-%y",
     "%d-%b-%Y",
     "%d-%b-%y",
     "%d %b %Y",

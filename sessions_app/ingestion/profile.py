@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessions_app.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 from .columns import ROLES
 from .dates import date_format_problem
+from .limits import FIELD_LENGTHS
 
 DELIMITERS: dict[str, str] = {
     ",": ",",
@@ -41,15 +42,25 @@ class ImportSettings:
     delimiter: str | None = None
     encoding: str | None = None
     skip_lines: int | None = None
-    columns: Mapping[str, str] = field(default_factory=dict)
+    # Each role maps to one header or to a list of alternatives, the first found winning.
+    columns: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
     decimal_separator: str | None = None
     date_format: str | None = None
     charges_negative: bool = False
+    # The employee a charge without an employee id is booked to (SPEC §4), or "" to refuse it.
+    unassigned_employee_id: str = ""
 
     def __post_init__(self) -> None:
         # A private copy, so the caller's dict changing later cannot change the settings
         # (a plain dict rather than a read-only proxy, so settings stay picklable for jobs).
-        object.__setattr__(self, "columns", dict(self.columns))
+        object.__setattr__(
+            self,
+            "columns",
+            {
+                role: header if isinstance(header, str) else list(header)
+                for role, header in self.columns.items()
+            },
+        )
         problems = self._problems()
         if problems:
             raise ValidationFailed("; ".join(problems.values()), details=problems)
@@ -71,8 +82,12 @@ class ImportSettings:
         unknown = [str(role) for role in self.columns if role not in ROLES]
         if unknown:
             problems["columns"] = _unknown_roles_message(unknown)
-        elif not all(isinstance(header, str) and header for header in self.columns.values()):
-            problems["columns"] = "each column must be given as the header text of the file"
+        elif not all(_is_header(header) for header in self.columns.values()):
+            problems["columns"] = _HEADER_MESSAGE
+        if len(self.unassigned_employee_id) > FIELD_LENGTHS["employee_id"]:
+            problems["unassigned_employee_id"] = (
+                f"unassigned_employee_id is longer than {FIELD_LENGTHS['employee_id']} characters"
+            )
         return problems
 
     @classmethod
@@ -130,7 +145,23 @@ def _skip_lines(value: Any) -> int | None:
     return int(text)
 
 
-def _columns(value: Any) -> dict[str, str]:
+_HEADER_MESSAGE = (
+    "each column must be given as the header text of the file, or a list of alternative "
+    'header texts (e.g. ["Division", "Divison"])'
+)
+
+
+def _is_header(header: Any) -> bool:
+    if isinstance(header, str):
+        return bool(header)
+    return (
+        isinstance(header, list | tuple)
+        and bool(header)
+        and all(isinstance(text, str) and text for text in header)
+    )
+
+
+def _columns(value: Any) -> dict[str, str | list[str]]:
     if _blank(value):
         return {}
     if not isinstance(value, Mapping):
@@ -138,10 +169,23 @@ def _columns(value: Any) -> dict[str, str]:
     unknown = [str(role) for role in value if role not in ROLES]
     if unknown:
         raise ValueError(_unknown_roles_message(unknown))
-    if any(not _blank(header) and not isinstance(header, str) for header in value.values()):
-        raise ValueError("each column must be given as the header text of the file")
-    # Blank entries come from unfilled form fields: they mean "detect this one".
-    return {role: header.strip() for role, header in value.items() if not _blank(header)}
+    columns: dict[str, str | list[str]] = {}
+    for role, header in value.items():
+        if isinstance(header, list | tuple):
+            texts = [text.strip() for text in header if isinstance(text, str) and text.strip()]
+            if len(texts) != len(header):
+                raise ValueError(_HEADER_MESSAGE)
+            if texts:
+                columns[role] = texts[0] if len(texts) == 1 else texts
+        elif not _blank(header):
+            if not isinstance(header, str):
+                raise ValueError(_HEADER_MESSAGE)
+            # A form field may list alternatives one per line, or separated by " | ".
+            texts = [text.strip() for text in header.replace(" | ", "\n").splitlines()]
+            texts = [text for text in texts if text]
+            columns[role] = texts[0] if len(texts) == 1 else texts
+        # Blank entries come from unfilled form fields: they mean "detect this one".
+    return columns
 
 
 def _unknown_roles_message(unknown: list[str]) -> str:
@@ -175,6 +219,19 @@ def _charges_negative(value: Any) -> bool:
     return text in _TRUE
 
 
+def _unassigned_employee_id(value: Any) -> str:
+    if _blank(value):
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("unassigned_employee_id must be text, e.g. UNASSIGNED")
+    text = value.strip()
+    if len(text) > FIELD_LENGTHS["employee_id"]:
+        raise ValueError(
+            f"unassigned_employee_id is longer than {FIELD_LENGTHS['employee_id']} characters"
+        )
+    return text
+
+
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "delimiter": _delimiter,
     "encoding": _encoding,
@@ -183,4 +240,5 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "decimal_separator": _decimal_separator,
     "date_format": _date_format,
     "charges_negative": _charges_negative,
+    "unassigned_employee_id": _unassigned_employee_id,
 }

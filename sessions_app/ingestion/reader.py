@@ -10,14 +10,15 @@ import csv
 import datetime
 import io
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from sessions_app.errors import InvalidFile, RowError
+from core.errors import InvalidFile, RowError
 
-from .columns import match_columns
+from .columns import Overrides, match_columns
+from .limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_LINES
 
 Cell = str | Decimal | datetime.date
 # One record of the file: the physical line (or spreadsheet row) it starts on, its cells.
@@ -31,6 +32,7 @@ DELIMITER_CANDIDATES: tuple[str, ...] = (",", ";", "\t", "|")
 SAMPLE_RECORDS = 30
 BINARY_SAMPLE_CHARS = 8192
 _TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+_LINE_SCAN_CHARS = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,17 @@ class RawRow:
         return not any(self.texts)
 
 
+@dataclass
+class RecordTail:
+    """The last record a reading saw, and whether the file ends with a line break: a
+    record cut short by the end of the file is how a truncated file shows."""
+
+    ends_with_line_break: bool = True
+    open_quote: bool = False
+    line: int = 0
+    width: int = 0
+
+
 @dataclass(frozen=True)
 class RawTable:
     """What the file is, and its records from the first one, read afresh on every call."""
@@ -57,6 +70,7 @@ class RawTable:
     encoding: str | None
     delimiter: str | None
     read_records: Callable[[], Iterator[Record]]
+    tail: RecordTail = field(default_factory=RecordTail)
 
     @property
     def cells_are_text(self) -> bool:
@@ -87,13 +101,11 @@ def read_table(
     *,
     delimiter: str | None,
     encoding: str | None,
-    overrides: Mapping[str, str],
+    overrides: Overrides,
     file_label: str,
 ) -> RawTable:
-    """The file's records. The format comes from the content, never the file name."""
-    if data.startswith(ZIP_MAGIC):
-        rows = _read_xlsx(data, file_label)
-        return RawTable("xlsx", None, None, lambda: iter(rows))
+    """The file's records. The format comes from the content, never the file name.
+    Spreadsheets are read by the caller (`xlsx.read_workbook`)."""
     if data.startswith(OLE_MAGIC):
         raise file_error(
             f"{file_label} is an old-style Excel .xls file; save it as .xlsx or CSV.",
@@ -101,12 +113,27 @@ def read_table(
         )
     text = TextSource.check(data, encoding, file_label)
     used_delimiter = delimiter or detect_delimiter(text, overrides)
+    tail = RecordTail(ends_with_line_break=text.ends_with_line_break)
+    if not text.ends_with_line_break and text.quotes_odd:
+        tail.open_quote = _ends_in_open_quote(text, used_delimiter)
     return RawTable(
         "csv",
         text.encoding,
         used_delimiter,
-        lambda: text.records(used_delimiter, file_label=file_label),
+        lambda: text.records(used_delimiter, file_label=file_label, tail=tail),
+        tail,
     )
+
+
+def _ends_in_open_quote(text: TextSource, delimiter: str) -> bool:
+    """Whether the file ends inside a quoted cell (a cut in the middle of a quote)."""
+    reader = csv.reader(text.lines(), delimiter=delimiter, skipinitialspace=True, strict=True)
+    try:
+        for _ in reader:
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
 
 
 @dataclass(frozen=True)
@@ -117,6 +144,9 @@ class TextSource:
     data: bytes
     start: int
     encoding: str
+    ends_with_line_break: bool = True
+    quotes_odd: bool = False
+    has_long_lines: bool = False
 
     @classmethod
     def check(cls, data: bytes, encoding: str | None, file_label: str) -> TextSource:
@@ -130,7 +160,23 @@ class TextSource:
                 f"{file_label} is not a CSV or XLSX file (it looks like binary data).",
                 file_label=file_label,
             )
-        return cls(data, start, used_encoding)
+        nul = text.find("\x00")
+        if nul >= 0:
+            line = text.count("\n", 0, nul) + 1
+            raise file_error(
+                f"{file_label} holds a NUL byte on line {line}; a CSV file never does "
+                "(is it damaged, or another kind of file?).",
+                file_label=file_label,
+                line=line,
+            )
+        return cls(
+            data,
+            start,
+            used_encoding,
+            ends_with_line_break=text.endswith(("\n", "\r")),
+            quotes_odd=text.count('"') % 2 == 1,
+            has_long_lines=_longest_line(text) > MAX_CELL_CHARS,
+        )
 
     def lines(self) -> io.TextIOWrapper:
         # newline="" lets the csv module see CR, LF and CRLF itself, including inside
@@ -139,25 +185,82 @@ class TextSource:
         buffer.seek(self.start)
         return io.TextIOWrapper(buffer, encoding=self.encoding, newline="")
 
-    def records(self, delimiter: str, *, file_label: str | None = None) -> Iterator[TextRecord]:
+    def records(
+        self,
+        delimiter: str,
+        *,
+        file_label: str | None = None,
+        tail: RecordTail | None = None,
+    ) -> Iterator[TextRecord]:
         """Every record with the physical line it starts on (reader.line_num counts
-        physical lines). A csv.Error becomes a file error when `file_label` is given."""
+        physical lines). A csv.Error, or a record past the limits, becomes a file error
+        when `file_label` is given; `tail` learns the last record."""
         reader = csv.reader(self.lines(), delimiter=delimiter, skipinitialspace=True)
-        start, last = 1, 0
+        start, last, record = 1, 0, []
+        # Checked only where it can fail: a file with long lines, a record of several
+        # lines (a quoted cell with line breaks), a wide record, the line limit.
+        check_cells = self.has_long_lines
         try:
             for record in reader:
+                end = reader.line_num
+                if file_label is not None and (
+                    end != start or check_cells or len(record) > MAX_COLUMNS or end > MAX_LINES
+                ):
+                    _check_record(record, start, file_label)
                 yield start, record
-                last, start = start, reader.line_num + 1
+                last, start = start, end + 1
         except csv.Error as error:
             if file_label is None:
                 raise
             line = last + 1 if last else 1
+            if "field larger than field limit" in str(error):
+                raise _long_cell_error(csv.field_size_limit(), line, file_label) from error
             raise file_error(
                 f"{file_label} could not be read as CSV near line {line}: {error} "
                 "(is a quote left open?).",
                 file_label=file_label,
                 line=line,
             ) from error
+        if tail is not None and last:
+            tail.line, tail.width = last, len(record)
+
+
+def _longest_line(text: str) -> int:
+    """The length of the longest line, a few megabytes at a time (split and len run in C;
+    a regular expression took ten times longer)."""
+    longest, carry = 0, ""
+    for start in range(0, len(text), _LINE_SCAN_CHARS):
+        pieces = (carry + text[start : start + _LINE_SCAN_CHARS]).split("\n")
+        carry = pieces.pop()
+        longest = max(longest, max(map(len, pieces), default=0))
+    return max(longest, len(carry))
+
+
+def _check_record(record: list[str], line: int, file_label: str) -> None:
+    if len(record) > MAX_COLUMNS or line > MAX_LINES:
+        raise _limit_error(record, line, file_label)
+    longest = max(map(len, record), default=0)
+    if longest > MAX_CELL_CHARS:
+        raise _long_cell_error(longest, line, file_label)
+
+
+def _limit_error(record: list[str], line: int, file_label: str) -> InvalidFile:
+    if len(record) > MAX_COLUMNS:
+        message = (
+            f"{file_label} has {len(record):,} columns on line {line}; the limit is {MAX_COLUMNS}."
+        )
+    else:
+        message = f"{file_label} has more than {MAX_LINES:,} lines, the limit."
+    return file_error(message, file_label=file_label, line=line)
+
+
+def _long_cell_error(length: int, line: int, file_label: str) -> InvalidFile:
+    return file_error(
+        f"{file_label} has a cell of {length:,} characters or more on line {line}; "
+        f"the limit is {MAX_CELL_CHARS:,}.",
+        file_label=file_label,
+        line=line,
+    )
 
 
 def decode_text(data: bytes, encoding: str | None, file_label: str) -> tuple[int, str, str]:
@@ -206,13 +309,13 @@ def looks_binary(text: str) -> bool:
     return controls > max(2, len(sample) // 100)
 
 
-def detect_delimiter(text: TextSource, overrides: Mapping[str, str]) -> str:
+def detect_delimiter(text: TextSource, overrides: Overrides) -> str:
     """The candidate whose records look most like a statement: first the header row that
     names most roles, then the most records sharing one field count (> 1)."""
     return max(DELIMITER_CANDIDATES, key=lambda candidate: _score(text, candidate, overrides))
 
 
-def _score(text: TextSource, delimiter: str, overrides: Mapping[str, str]) -> tuple[int, int]:
+def _score(text: TextSource, delimiter: str, overrides: Overrides) -> tuple[int, int]:
     sample: list[RawRow] = []
     try:
         for line_number, cells in text.records(delimiter):
@@ -228,43 +331,3 @@ def _score(text: TextSource, delimiter: str, overrides: Mapping[str, str]) -> tu
     roles = max(len(match_columns(row.texts, overrides)) for row in sample)
     width, count = Counter(len(row.cells) for row in sample).most_common(1)[0]
     return (roles, count if width > 1 else 0)
-
-
-def _read_xlsx(data: bytes, file_label: str) -> list[Record]:
-    """Rows of the first worksheet, numbered as the spreadsheet numbers them."""
-    import openpyxl  # only spreadsheet uploads pay for the import
-
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl reports a damaged archive in many ways
-        raise file_error(
-            f"{file_label} looks like a zip archive but is not a readable XLSX workbook.",
-            file_label=file_label,
-        ) from error
-    try:
-        if not workbook.worksheets:
-            raise file_error(f"{file_label} has no worksheet.", file_label=file_label)
-        sheet = workbook.worksheets[0]
-        # read-only sheets yield empty tuples for missing rows, so enumerate = row number
-        return [
-            (number, tuple(_xlsx_cell(value) for value in values))
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
-        ]
-    finally:
-        workbook.close()
-
-
-def _xlsx_cell(value: object) -> Cell:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return Decimal(str(value))  # str() of a float is its shortest exact-looking form
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    if isinstance(value, datetime.time):
-        return value.isoformat()
-    return str(value)

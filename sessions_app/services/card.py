@@ -92,7 +92,9 @@ def session_card_replace(
     _ensure_card_replaceable(session)
     if profile is not None and profile.engagement_id != session.engagement_id:
         raise ValidationFailed(f"Import profile '{profile.name}' belongs to another engagement.")
-    card = statement_read(file, profile=profile, label="The card statement")
+    card = statement_read(
+        file, profile=profile, label="The card statement", currency=session.engagement.currency
+    )
     with files_removed_on_error() as saved, transaction.atomic():
         session = lock(session)
         _ensure_card_replaceable(session)
@@ -143,6 +145,7 @@ def _card_statement_swap(
     session.card_sha256 = card.sha256
     session.card_file_name = card.name
     session.card_row_count = len(card.parsed.lines)
+    session.card_import_summary = card.parsed.summary.as_dict()
     session.card_profile = profile
     session.card_file.save(card.name, ContentFile(card.data), save=False)
     saved.append(session.card_file)

@@ -110,6 +110,7 @@ def import_profile_save(
         "decimal_separator": import_settings.decimal_separator or "",
         "date_format": str(data.get("date_format") or ""),
         "charges_negative": import_settings.charges_negative,
+        "unassigned_employee_id": import_settings.unassigned_employee_id,
     }
     with transaction.atomic():
         profile, _ = ImportProfile.objects.update_or_create(

@@ -49,7 +49,9 @@ def receipt_version_upload(
     if mode not in ReceiptVersion.Mode.values:
         raise ValidationFailed(f"Unknown mode '{mode}': use replace or append.")
     ensure_open(session)
-    upload = statement_read(file, profile=profile, label="The receipts file")
+    upload = statement_read(
+        file, profile=profile, label="The receipts file", currency=session.engagement.currency
+    )
     with files_removed_on_error() as saved, transaction.atomic():
         session = lock(session)
         ensure_open(session)
@@ -117,6 +119,8 @@ def receipt_version_reapply(
             file_name=source.file_name,
             file=source.file.name,
             row_count=len(held),
+            # The copy reads as the file of v{k} did (an append version's own summary).
+            import_summary=source.import_summary,
             mode=ReceiptVersion.Mode.REPLACE,
             note=note or f"rollback to v{version_number}",
             copied_from=source,

@@ -54,9 +54,14 @@ def session_create(
         raise ValidationFailed("A session needs a name.")
     _validate_period(period_start, period_end)
     tolerance_amount = _money(tolerance, field="Tolerance")
-    card = statement_read(card_file, profile=card_profile, label="The card statement")
+    currency = engagement.currency
+    card = statement_read(
+        card_file, profile=card_profile, label="The card statement", currency=currency
+    )
     receipts = (
-        statement_read(receipts_file, profile=receipts_profile, label="The receipts file")
+        statement_read(
+            receipts_file, profile=receipts_profile, label="The receipts file", currency=currency
+        )
         if receipts_file is not None
         else None
     )
@@ -70,6 +75,7 @@ def session_create(
             card_sha256=card.sha256,
             card_file_name=card.name,
             card_row_count=len(card.parsed.lines),
+            card_import_summary=card.parsed.summary.as_dict(),
             card_profile=card_profile,
             created_by=actor,
         )

@@ -49,9 +49,14 @@ class UploadedStatement:
 
 
 def statement_read(
-    file: Any, *, profile: ImportProfile | None = None, label: str = "The file"
+    file: Any,
+    *,
+    profile: ImportProfile | None = None,
+    label: str = "The file",
+    currency: str | None = None,
 ) -> UploadedStatement:
-    """Read and validate an upload completely before anything is stored."""
+    """Read and validate an upload completely before anything is stored. With
+    `currency` (the engagement's), a profile's currency column must hold it."""
     limit = settings.UPLOAD_MAX_MB * 1024 * 1024
     size = getattr(file, "size", None)
     if size is not None and size > limit:
@@ -62,7 +67,9 @@ def statement_read(
     file.seek(0)
     data = file.read()
     import_settings = ImportSettings.from_dict(profile.as_settings_dict()) if profile else None
-    parsed = parse_statement(data, settings=import_settings, file_label=label, max_bytes=limit)
+    parsed = parse_statement(
+        data, settings=import_settings, file_label=label, max_bytes=limit, currency=currency
+    )
     name = (getattr(file, "name", "") or "upload.csv").rsplit("/", 1)[-1][:150]
     return UploadedStatement(
         name=name, data=data, sha256=hashlib.sha256(data).hexdigest(), parsed=parsed
@@ -128,6 +135,7 @@ def _receipt_version_store(
         size=upload.size,
         file_name=upload.name,
         row_count=len(upload.parsed.lines),
+        import_summary=upload.parsed.summary.as_dict(),
         duplicate_count=duplicates,
         mode=mode,
         note=note,

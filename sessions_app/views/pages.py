@@ -36,7 +36,7 @@ from sessions_app.forms import (
     SessionFilterForm,
     SessionSwitchForm,
 )
-from sessions_app.ingestion import ColumnsNotFound
+from sessions_app.ingestion import ColumnsNotFound, import_summary_sentence
 from sessions_app.models import (
     ProcessingSession,
 )
@@ -126,7 +126,11 @@ def session_new(request: HtmxHttpRequest) -> HttpResponse:
         except DomainError as error:
             context["problem"] = error.message
         else:
-            messages.success(request, f"Session '{session.name}' created; processing started.")
+            messages.success(
+                request,
+                f"Session '{session.name}' created; processing started. "
+                + import_summary_sentence(session.card_import_summary),
+            )
             return redirect_or_client_redirect(request, session_url(session))
     return _session_new_refused(request, context)
 
@@ -186,6 +190,7 @@ def _mapping_form_for(error: ColumnsNotFound, form: SessionCreateForm) -> Column
     back = f"{reverse('sessions_app:session_new')}?{urlencode(typed)}"
     return ColumnMappingForm(
         headers=error.found_headers,
+        suggestion=error.suggested_columns,
         initial={
             "engagement": engagement.pk,
             "profile_field": "receipts_profile" if for_receipts else "card_profile",
@@ -203,7 +208,14 @@ def import_profile_new(request: HtmxHttpRequest) -> HttpResponse:
     data = request.GET if request.method == "GET" else request.POST
     engagement = get_engagement_for(request.user, data.get("engagement") or "0", write=True)
     if request.method == "GET":
-        form = ColumnMappingForm(headers=_headers_param(request), initial=data.dict())
+        suggestion = {
+            key.removeprefix("suggest_"): str(request.GET[key])
+            for key in request.GET
+            if key.startswith("suggest_")
+        }
+        form = ColumnMappingForm(
+            headers=_headers_param(request), suggestion=suggestion, initial=data.dict()
+        )
         return render(request, PROFILE, {"mapping_form": form})
     form = ColumnMappingForm(request.POST)
     if form.is_valid():

@@ -25,7 +25,7 @@ from sessions_app.forms import (
     ReceiptReapplyForm,
     ReceiptUploadForm,
 )
-from sessions_app.ingestion import ColumnsNotFound
+from sessions_app.ingestion import ColumnsNotFound, import_summary_sentence
 from sessions_app.models import (
     ProcessingSession,
 )
@@ -62,7 +62,9 @@ def receipts_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             preview=data["preview"],
             profile=data["profile"],
         )
-        return f"Receipts v{version.version} stored."
+        return f"Receipts v{version.version} stored. " + import_summary_sentence(
+            version.import_summary
+        )
 
     return _file_upload(
         request,
@@ -118,8 +120,10 @@ def _upload_refused(
     context["upload_error"] = error
     context["duplicate"] = isinstance(error, DuplicateFile)
     if isinstance(error, ColumnsNotFound):
+        suggested = error.suggested_columns
         context["profile_query"] = urlencode(
             {
+                **{f"suggest_{role}": header for role, header in suggested.items()},
                 "header": error.found_headers,
                 "engagement": context["session"].engagement_id,
                 "profile_field": "profile",
@@ -150,7 +154,10 @@ def card_replace(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             force=data["force"],
             actor=request.user,
         )
-        return "Card statement replaced; every employee is recalculated."
+        session.refresh_from_db(fields=["card_import_summary"])
+        return "Card statement replaced; every employee is recalculated. " + (
+            import_summary_sentence(session.card_import_summary)
+        )
 
     return _file_upload(
         request,

@@ -42,6 +42,7 @@ SESSION_FIELDS = {
     "created_at",
     "closed_at",
     "closure_reason",
+    "card_import_summary",
 }
 
 

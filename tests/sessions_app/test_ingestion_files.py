@@ -336,6 +336,7 @@ def test_it_names_found_and_missing_columns() -> None:
     assert error.columns == {"found": ["Cardholder", "Card No", "Amt"], "missing": ["employee_id"]}
     assert error.errors[0].message == (
         "Could not find the columns: employee id. Columns found: Cardholder, Card No, Amt."
+        ' Suggested mapping from the content: amount = "Amt", employee id = "Cardholder".'
     )
     assert isinstance(error, InvalidFile)
     assert error.code == "invalid_file"
@@ -499,10 +500,13 @@ def test_it_rejects_a_truncated_file_whose_total_no_longer_matches() -> None:
     ]
 
 
-def test_it_counts_a_note_row_without_money_as_blank() -> None:
+def test_it_skips_a_note_row_without_money_with_a_warning() -> None:
     parsed = parse_text("Employee ID,Merchant,Amount\nE1,x,1.00\n,End of report,\n")
 
-    assert (len(parsed.lines), parsed.blank_rows) == (1, 1)
+    assert (len(parsed.lines), parsed.blank_rows) == (1, 0)
+    assert parsed.summary.warnings == [
+        "1 row(s) with neither an employee nor an amount were skipped (lines 3)"
+    ]
 
 
 def test_it_requires_an_amount_on_a_control_total() -> None:
