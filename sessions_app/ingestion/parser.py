@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain, islice
 
@@ -17,6 +18,7 @@ from .reader import SAMPLE_RECORDS, RawRow, RawTable, Record, file_error, read_t
 from .results import ParsedFile
 from .rows import Layout, RowReader, is_date_pending, reads_as_amount
 from .suggest import suggest_profile
+from .tail_shapes import CutCell, cut_last_cell
 from .xlsx import read_workbook
 
 BYTES_PER_MB = 1024 * 1024
@@ -56,7 +58,8 @@ def parse_statement(
         body = islice(table.records(), header_at + 1, None)
         reader.read_all(body, cells_are_text=table.cells_are_text)
     row_errors = _row_errors(reader, layout, settings)
-    errors = _truncation_errors(table, layout, file_label, row_errors) + row_errors
+    body = _Body(table, header_at, layout, reader.separator)
+    errors = _truncation_errors(body, file_label, row_errors) + row_errors
     if errors:
         raise InvalidFile(errors, file_label=file_label)
     reader.note_warning()
@@ -188,11 +191,30 @@ def _date_pattern(body: list[RawRow], layout: Layout, settings: ImportSettings) 
     return detect_date_format(texts)
 
 
-def _truncation_errors(
-    table: RawTable, layout: Layout, file_label: str, row_errors: list[RowError]
-) -> list[RowError]:
+@dataclass(frozen=True)
+class _Body:
+    """The data records after the header, as a second reading can give them again."""
+
+    table: RawTable
+    header_at: int
+    layout: Layout
+    separator: str
+
+    def cut_last_cell(self) -> CutCell | None:
+        return cut_last_cell(
+            islice(self.table.records(), self.header_at + 1, None),
+            self.table.tail.line,
+            self.layout.all_headers,
+            self.layout.index.get("amount"),
+            self.separator,
+        )
+
+
+def _truncation_errors(body: _Body, file_label: str, row_errors: list[RowError]) -> list[RowError]:
     """A last record cut short by the end of the file: the file looks truncated. So does
-    one that does not end with a line break and does not read (a value cut in two)."""
+    one that does not end with a line break and does not read (a value cut in two), or
+    whose last cell looks cut from a longer value (`tail_shapes`)."""
+    table, layout = body.table, body.layout
     tail = table.tail
     if tail.open_quote:
         message = (
@@ -205,7 +227,15 @@ def _truncation_errors(
         return []
     if tail.width >= width:
         if not any(error.line == tail.line for error in row_errors):
-            return []
+            cut = body.cut_last_cell()
+            if cut is None:
+                return []
+            message = (
+                f"{file_label} looks truncated: its last line ({tail.line}) does not end with a "
+                f"line break and its {cut.column} cell {quote_value(cut.text, 30)} looks cut "
+                f"short (expected {cut.expected}, and a line break)."
+            )
+            return [RowError(tail.line, cut.column, cut.text, message)]
         message = (
             f"{file_label} looks truncated: its last line ({tail.line}) does not end with a "
             "line break and cannot be read (expected a complete line and a line break)."

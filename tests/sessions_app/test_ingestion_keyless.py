@@ -176,6 +176,72 @@ def test_a_masked_card_fragment_does_not_become_an_employee() -> None:
     assert "truncated" in error.details[0]["message"]
 
 
+@pytest.mark.parametrize("delimiter", [",", ";"])
+@pytest.mark.parametrize(
+    ("columns", "rows", "cut", "whole", "expected"),
+    [
+        pytest.param(
+            ["Employee ID", "Amount"],
+            [["E1", "10.00"], ["E2", "5.50"]],
+            ["E3", "12.3"],
+            "12.34",
+            "an amount with 2 decimals",
+            id="amount 12.3 of 12.34",
+        ),
+        pytest.param(
+            ["Employee ID", "Amount", "Transaction Date"],
+            [["E1", "10.00", "2024-10-01"], ["E2", "5.50", "2024-10-02"]],
+            ["E3", "12.34", "2024-10-3"],
+            "2024-10-31",
+            "a value like '2024-10-01'",
+            id="date 2024-10-3 of 2024-10-31",
+        ),
+        pytest.param(
+            ["Employee ID", "Amount"],
+            [["E1", "1,000.00"], ["E2", "2,500.50"]],
+            ["E3", "1,234"],
+            "1,234.56",
+            "an amount with 2 decimals",
+            id="amount 1,234 of 1,234.56",
+        ),
+    ],
+)
+def test_a_last_cell_cut_short_is_refused_as_truncated(
+    delimiter: str,
+    columns: list[str],
+    rows: list[list[str]],
+    cut: list[str],
+    whole: str,
+    expected: str,
+) -> None:
+    def line(cells: list[str]) -> str:
+        return delimiter.join(f'"{cell}"' if delimiter in cell else cell for cell in cells)
+
+    complete = "\n".join(line(cells) for cells in [columns, *rows, [*cut[:-1], whole]])
+    cut_short = "\n".join(line(cells) for cells in [columns, *rows, cut])
+
+    first = refused(cut_short).details[0]
+
+    assert first["line"] == 4
+    assert "looks truncated" in first["message"]
+    assert f"its {columns[-1]} cell" in first["message"] and expected in first["message"]
+    assert len(parse(complete).lines) == 3  # the same file, whole but without a final break
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_a_complete_last_line_without_a_line_break_is_read_whatever_its_column(
+    delimiter: str,
+) -> None:
+    rows = [["E1", "10.00", "2024-10-01", "R0001"], ["E2", "5.50", "2024-10-02", "R0002"]]
+    rows.append(["E3", "12.34", "2024-10-31", "R0003"])
+    header = ["Employee ID", "Amount", "Transaction Date", "Reference"]
+    text = "\n".join(delimiter.join(cells) for cells in [header, *rows])
+
+    parsed = parse(text)
+
+    assert parsed.total_amount == Decimal("27.84")
+
+
 def test_a_complete_file_without_a_final_line_break_is_read() -> None:
     parsed = parse(HEADER + "E1,2026-10-01,Shop,R1,10.00\nE2,2026-10-02,Shop,R2,2.00")
 
