@@ -6,7 +6,8 @@ A shape keeps every digit run by its length and collapses every letter run:
 `1,234.56` -> `9,999.99`, `E1042` -> `a9999`, `Hotel Paris` -> `a a`. A column is
 structured (amounts, dates, ids) when its cells take few shapes; a cut there leaves a shape
 never seen before that is the beginning of one seen (a value cut short). Free-text columns,
-of many shapes, are left alone: a cut there loses no money. The amount column also refuses
+of many shapes, are left alone: a cut there loses no money. Summary labels ("Subtotal")
+are no values of their column. The amount column also refuses
 an amount with fewer decimals than every other amount of the column."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .keyless import LABEL_INITIALS, TOTAL_LABEL
 from .reader import Record, cell_text
 
 _DIGIT_RUN = re.compile(r"\d+")
@@ -38,6 +40,12 @@ def decimals(text: str, separator: str) -> int:
     return len(run.group()) if run else 0
 
 
+def _is_label(text: str) -> bool:
+    """A summary row's label ("Subtotal", "Grand total") is no value of its column."""
+    text = text.strip()
+    return text[0] in LABEL_INITIALS and TOTAL_LABEL.fullmatch(text.lower()) is not None
+
+
 @dataclass
 class ColumnShapes:
     """The shapes one column's cells took, with the first value of each."""
@@ -52,7 +60,7 @@ class ColumnShapes:
             self.empty = True
             return
         self.cells += 1
-        if self.free_text:
+        if self.free_text or _is_label(text):
             return
         self.examples.setdefault(shape(text), text)
         if len(self.examples) > MAX_STRUCTURED_SHAPES:

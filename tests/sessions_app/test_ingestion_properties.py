@@ -21,6 +21,7 @@ HEADERS = {
     "receipt_id": ["Reference", "Receipt ID"],
     "currency": ["Currency"],
 }
+FREE_TEXT = {"employee_name", "merchant", "currency"}
 cents = st.integers(min_value=-50_000, max_value=500_000)
 
 
@@ -30,6 +31,7 @@ class Generated:
     charges: Decimal  # what every charge of the file adds up to
     keyless_charges: int
     unassigned: bool
+    last_role: str = ""
 
 
 def _money(value: int) -> str:
@@ -80,7 +82,7 @@ def statements(draw: st.DrawFn) -> Generated:
                 "amount": _money(amount),
                 "date": f"2026-10-{draw(st.integers(min_value=1, max_value=28)):02d}",
                 "merchant": draw(st.sampled_from(["Shop", "Cafe", "Hotel"])),
-                "receipt_id": f"R{len(rows)}",
+                "receipt_id": f"R{len(rows):04d}",
                 "currency": "USD",
             }
             if kind == "keyless":
@@ -98,7 +100,7 @@ def statements(draw: st.DrawFn) -> Generated:
     lines = [delimiter.join(header)]
     lines += [delimiter.join(row.get(role, "") for role in roles) for row in rows]
     text = "\n".join(lines) + "\n"
-    return Generated(text, Decimal(total) / 100, keyless, unassigned)
+    return Generated(text, Decimal(total) / 100, keyless, unassigned, roles[-1])
 
 
 def _profile(generated: Generated) -> ImportSettings:
@@ -130,14 +132,24 @@ def cut_files(draw: st.DrawFn) -> tuple[str, int]:
     generated = draw(statements())
     text = generated.text
     lines = text.split("\n")
-    # A cut inside a data line, before its last delimiter: the last record is short.
+    # A cut anywhere inside a data line: before its last delimiter the last record is
+    # short; after it, its last cell is cut short. A cut inside a free-text last cell
+    # (a merchant, a name, a currency code) loses no money and is left alone.
+    # The last cell is compared with the same column on the lines before, so a cut
+    # inside it counts once an earlier line has a value there.
+    free_text = generated.last_role in FREE_TEXT
     candidates = []
     offset = len(lines[0]) + 1
+    values_above = False
     for line in lines[1:-1]:
         delimiter_positions = [i for i, char in enumerate(line) if char in ",;\t"]
+        last_cell = line[delimiter_positions[-1] + 1 :] if delimiter_positions else line
+        inside_last_cell = values_above and not free_text
+        end = len(line) if inside_last_cell else delimiter_positions[-1] + 1
         if line.strip(",;\t") and delimiter_positions:
-            for position in range(1, delimiter_positions[-1] + 1):
+            for position in range(1, end):
                 candidates.append(offset + position)
+        values_above = values_above or (bool(last_cell) and "total" not in last_cell.lower())
         offset += len(line) + 1
     assume(candidates)  # a file with data lines to cut
     return text[: draw(st.sampled_from(candidates))], 1
