@@ -58,8 +58,8 @@ def parse_statement(
         body = islice(table.records(), header_at + 1, None)
         reader.read_all(body, cells_are_text=table.cells_are_text)
     row_errors = _row_errors(reader, layout, settings)
-    body = _Body(table, header_at, layout, reader.separator)
-    errors = _truncation_errors(body, file_label, row_errors) + row_errors
+    data_rows = _Body(table, header_at, layout, reader.separator)
+    errors = _truncation_errors(data_rows, file_label, row_errors) + row_errors
     if errors:
         raise InvalidFile(errors, file_label=file_label)
     reader.note_warning()

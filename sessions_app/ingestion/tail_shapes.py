@@ -125,8 +125,8 @@ def cut_last_cell(
         return None
     position, text = len(tail) - 1, tail[-1]  # only the last cell can be cut short
     header = headers[position] or f"column {position + 1}"
-    amount = position == amount_column and fewest_decimals is not None and bool(text.strip())
-    if amount and decimals(text, separator) < (fewest_decimals or 0):
+    is_amount = position == amount_column and fewest_decimals is not None and bool(text.strip())
+    if is_amount and decimals(text, separator) < (fewest_decimals or 0):
         expected = f"an amount with {fewest_decimals} decimals like the other lines"
         return CutCell(header, text, expected)
     example = columns[position].cut_from(text)
