@@ -140,7 +140,7 @@ def cut_files(draw: st.DrawFn) -> tuple[str, int]:
     free_text = generated.last_role in FREE_TEXT
     candidates = []
     offset = len(lines[0]) + 1
-    values_above = False
+    values_above = empties_above = False
     for line in lines[1:-1]:
         delimiter_positions = [i for i, char in enumerate(line) if char in ",;\t"]
         last_cell = line[delimiter_positions[-1] + 1 :] if delimiter_positions else line
@@ -148,7 +148,10 @@ def cut_files(draw: st.DrawFn) -> tuple[str, int]:
         end = len(line) if inside_last_cell else delimiter_positions[-1] + 1
         if line.strip(",;\t") and delimiter_positions:
             for position in range(1, end):
-                candidates.append(offset + position)
+                # An empty last cell, as some lines above have, reads as a whole line.
+                if position != delimiter_positions[-1] + 1 or not empties_above:
+                    candidates.append(offset + position)
+            empties_above = empties_above or not last_cell
         values_above = values_above or (bool(last_cell) and "total" not in last_cell.lower())
         offset += len(line) + 1
     assume(candidates)  # a file with data lines to cut
