@@ -25,6 +25,9 @@ _LETTER_RUN = re.compile(r"[^\W\d_]+")
 # shape is seen on STRUCTURED_ROWS_PER_SHAPE rows (two shapes always pass: `E9`/`E99`).
 MAX_STRUCTURED_SHAPES = 6
 STRUCTURED_ROWS_PER_SHAPE = 4
+# The last cell is compared with this many lines above it: enough to know a column's
+# shapes, and a file of half a million lines is not shaped again whole.
+COMPARED_LINES = 5000
 
 
 def shape(text: str) -> str:
@@ -102,11 +105,14 @@ def cut_last_cell(
     separator: str,
 ) -> CutCell | None:
     """The cell of the record on `tail_line` that looks cut short, compared with the rows
-    of `body` before it (data records after the header)."""
+    of `body` (data records after the header) on the COMPARED_LINES lines above it."""
     columns = [ColumnShapes() for _ in headers]
     fewest_decimals: int | None = None
     tail: list[str] | None = None
+    first_line = tail_line - COMPARED_LINES
     for line, cells in body:
+        if line < first_line:
+            continue
         texts = [cell_text(cell) for cell in cells]
         if line == tail_line:
             tail = texts
