@@ -111,12 +111,42 @@ REVISION_DIFF_FIELDS = [
 ]
 
 
+MONEY_DIFF_FIELDS = frozenset(
+    {
+        "car_amount",
+        "receipt_amount",
+        "difference",
+        "previous_car_amount",
+        "previous_receipt_amount",
+        "exported_car_amount",
+        "exported_receipt_amount",
+    }
+)
+
+
 @dataclass(frozen=True)
 class FieldChange:
+    """`old` and `new` in the shared money format for amounts; `shown_old` and `shown_new`
+    add the session's currency, as every other amount on the pages reads."""
+
     field: str
     label: str
     old: str
     new: str
+    currency: str = ""
+
+    def _shown(self, text: str) -> str:
+        if self.currency and self.field in MONEY_DIFF_FIELDS and text != "—":
+            return f"{text} {self.currency}"
+        return text
+
+    @property
+    def shown_old(self) -> str:
+        return self._shown(self.old)
+
+    @property
+    def shown_new(self) -> str:
+        return self._shown(self.new)
 
 
 @dataclass
@@ -150,7 +180,7 @@ def _display(record: Any, name: str) -> str:
     return str(value)
 
 
-def _field_changes(older: Any, newer: Any) -> list[FieldChange]:
+def _field_changes(older: Any, newer: Any, currency: str = "") -> list[FieldChange]:
     changes = []
     for name in REVISION_DIFF_FIELDS:
         field = EmployeeRevision._meta.get_field(name)
@@ -158,12 +188,15 @@ def _field_changes(older: Any, newer: Any) -> list[FieldChange]:
         if getattr(older, field.attname) == getattr(newer, field.attname):
             continue
         label = str(field.verbose_name)
-        changes.append(FieldChange(name, label, _display(older, name), _display(newer, name)))
+        old, new = _display(older, name), _display(newer, name)
+        changes.append(FieldChange(name, label, old, new, currency))
     return changes
 
 
 def revision_history(revision: EmployeeRevision) -> list[RevisionStep]:
-    """Oldest first, each step with the fields it changed (old → new)."""
+    """Oldest first, each step with the fields it changed (old → new), amounts with the
+    session's currency."""
+    currency = revision.session.currency
     records = list(
         EmployeeRevision.history.filter(id=revision.pk)
         .select_related("history_user", "resolved_by", "last_export_batch")
@@ -183,7 +216,9 @@ def revision_history(revision: EmployeeRevision) -> list[RevisionStep]:
                 status=_display(record, "status"),
                 car_amount=record.car_amount,
                 receipt_amount=record.receipt_amount,
-                changes=_field_changes(previous, record) if previous is not None else [],
+                changes=(
+                    _field_changes(previous, record, currency) if previous is not None else []
+                ),
             )
         )
         previous = record

@@ -30,10 +30,6 @@ from exports.selectors import batch_lines
 from exports.services import export_batch_file, export_batch_void, export_file_name
 from exports.writers import content_type_for
 
-# "batchs" is what Django would derive; fixed here, not in the model, so the schema history
-# does not move for a label.
-ExportBatch._meta.verbose_name_plural = "export batches"
-
 
 @admin.register(ExportBatch)
 class ExportBatchAdmin(SafeLookupsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):

@@ -73,6 +73,7 @@ class ExportBatch(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name_plural = "export batches"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(

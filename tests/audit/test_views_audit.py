@@ -342,3 +342,15 @@ def test_it_answers_404_for_an_unknown_employee_or_engagement(
     url = reverse("audit:revision_history", args=[session.pk, "E1001"])
     assert client.get(url).status_code == 404
     assert client.post(url).status_code == 405
+
+
+def test_the_revision_diff_reads_amounts_with_the_session_currency(
+    client, operator, make_session, upload_receipts
+):
+    session = make_session()
+    upload_receipts(session, "receipts_2026_10_v2.csv")
+    client.force_login(operator)
+    response = client.get(reverse("audit:revision_history", args=[session.pk, "E1001"]))
+    page = " ".join(response.content.decode().split())
+    assert '<td class="old">155.00 USD</td>' in page
+    assert '<td class="new">155.75 USD</td>' in page

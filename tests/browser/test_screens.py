@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from exports.services import export_batch_create
 from recalc import services as recalc_services
@@ -200,6 +201,32 @@ def test_every_operator_page_and_dialog_fits_a_390_px_screen(
         ("/notifications/", "notifications"),
     ):
         page.goto(f"{base}{path}")
+        _fits(page, name)
+
+
+def test_the_audit_matching_and_chasing_pages_and_the_card_dialog_fit_390_px(
+    page: Any, live_server: Any, operator: Any, make_session: Any
+) -> None:
+    session = make_session()
+    base = live_server.url
+    page.set_viewport_size(PHONE)
+    _log_in(page, base, operator.username)
+    page.goto(f"{base}/sessions/{session.pk}/")
+    _open_dialog(page, "Replace card statement")
+    _dialog_fits(page, "card-replace-dialog")
+    _close_dialog(page)
+    moment = timezone.localtime().strftime("%Y-%m-%dT%H:%M:%S")
+    slug = session.engagement.slug
+    for path, name, shows in (
+        (f"/audit/sessions/{session.pk}/as-of/?at={moment}", "as-of", "E1004"),
+        (f"/audit/sessions/{session.pk}/employees/E1001/history/", "revision-history", "E1001"),
+        (f"/sessions/{session.pk}/unmatched-charges/", "unmatched-charges", "nmatched"),
+        (f"/chasing/sessions/{session.pk}/reminders/", "reminders", "Request receipts"),
+        (f"/chasing/engagements/{slug}/contacts/", "contacts", "Employee directory"),
+    ):
+        response = page.goto(f"{base}{path}")
+        assert response.status == 200, f"{name}: {response.status}"
+        _expect()(page.locator("main")).to_contain_text(shows)
         _fits(page, name)
 
 
