@@ -134,10 +134,12 @@ class UnmatchedLine(models.Model):
 
     class Meta:
         ordering = ["session", "side", "employee_id", "date", "line_number"]
+        # The chase list's whole order (line id breaks the last ties): its first page is
+        # the index's first rows, with no sort of the session's unmatched lines.
         indexes = [
             models.Index(
-                fields=["session", "side", "employee_id", "date", "line_number"],
-                name="unmatched_line_chase",
+                fields=["session", "side", "employee_id", "date", "line_number", "line_id"],
+                name="unmatched_line_chase_order",
             ),
         ]
 

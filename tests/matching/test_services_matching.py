@@ -216,7 +216,7 @@ def test_it_refuses_a_line_already_paired_a_stale_view_and_a_closed_session(make
             receipt_line_id=alice.unmatched_receipt_lines[0].id, note="x", actor=operator,
             expected_version=alice.version,
         )  # fmt: skip
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
     with pytest.raises(SessionClosed):
         lines_unmatch(session=session, employee_id="E1001", card_line_id=hilton.id,
                       note="", actor=operator)  # fmt: skip

@@ -154,7 +154,7 @@ def test_lines_routes_refuse_get_on_posts_and_other_engagements(
 
 def test_a_closed_session_shows_no_buttons(operator_client, make_session, operator):
     session = make_session()
-    session_close(session=session, reason="over", actor=operator)
+    session_close(session=session, reason="over", actor=operator, close_anyway=True)
 
     page = operator_client.get(employee_url(session, "E1001")).content.decode()
 
