@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -31,7 +30,7 @@ from exports.services import exports_bulk_create
 from recalc.services import session_recalculate
 from sessions_app.archival import ARCHIVED, RESTORED, session_archive, session_restore
 from sessions_app.bulk import BulkItemResult, sessions_bulk_close
-from sessions_app.ingestion import ImportSettings
+from sessions_app.forms import ImportProfileAdminForm
 from sessions_app.models import (
     CardTransaction,
     EmployeeRevision,
@@ -106,35 +105,6 @@ class MembershipAdmin(SafeLookupsMixin, admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for membership in queryset.select_related("user", "engagement"):
             self.delete_model(request, membership)
-
-
-class ImportProfileAdminForm(forms.ModelForm):
-    """Checks the settings as the parser reads them, so a bad value is a form error.
-    Each column may be one header or a list of alternatives: {"employee_id": ["Division",
-    "Divison"]}."""
-
-    class Meta:
-        model = ImportProfile
-        fields = [
-            "engagement",
-            "name",
-            "delimiter",
-            "encoding",
-            "skip_lines",
-            "columns",
-            "decimal_separator",
-            "date_format",
-            "charges_negative",
-            "unassigned_employee_id",
-        ]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        try:
-            ImportSettings.from_dict({**data, "columns": data.get("columns") or {}})
-        except DomainError as error:
-            raise forms.ValidationError(error.message) from error
-        return data
 
 
 @admin.register(ImportProfile)

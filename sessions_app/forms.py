@@ -11,8 +11,10 @@ from django import forms
 from django.db.models import QuerySet
 
 from core.dates import validate_calendar_date
+from core.errors import DomainError
 from sessions_app.ingestion import ROLE_LABELS, ROLES
 from sessions_app.ingestion.columns import REQUIRED_ROLES, match_columns
+from sessions_app.ingestion.profile import ImportSettings
 from sessions_app.models import (
     EmployeeRevision,
     Engagement,
@@ -376,3 +378,32 @@ class EmployeeFilterForm(forms.Form):
         if values["sort"].lstrip("-") not in EMPLOYEE_SORTS:
             values["sort"] = "employee_id"
         return values
+
+
+class ImportProfileAdminForm(forms.ModelForm):
+    """Checks the settings as the parser reads them, so a bad value is a form error.
+    Each column may be one header or a list of alternatives: {"employee_id": ["Division",
+    "Divison"]}."""
+
+    class Meta:
+        model = ImportProfile
+        fields = [
+            "engagement",
+            "name",
+            "delimiter",
+            "encoding",
+            "skip_lines",
+            "columns",
+            "decimal_separator",
+            "date_format",
+            "charges_negative",
+            "unassigned_employee_id",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            ImportSettings.from_dict({**data, "columns": data.get("columns") or {}})
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from error
+        return data

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -11,11 +12,18 @@ from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection
 from django.test import Client
 from django_q.conf import Conf
+from hypothesis import settings as hypothesis_settings
 
 from sessions_app.models import Membership, ProcessingSession
 from sessions_app.services import receipt_version_upload, session_create
 from tests.factories import EngagementFactory, MembershipFactory, UserFactory
 from tests.samples import fixture_file
+
+# CI replays the same examples on every run (a red build is reproducible); a developer's run
+# explores new ones each time.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

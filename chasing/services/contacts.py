@@ -17,7 +17,8 @@ from chasing.models import EmployeeContact
 from core.errors import InvalidFile, RowError
 from core.history import history_note
 from sessions_app.ingestion.columns import ALIASES, normalise_header
-from sessions_app.ingestion.reader import RawRow, file_error, read_table
+from sessions_app.ingestion.parser import file_table
+from sessions_app.ingestion.reader import RawRow, file_error
 from sessions_app.models import Engagement
 
 FILE_LABEL = "The directory file"
@@ -72,7 +73,7 @@ def employee_contacts_import(
             f"{FILE_LABEL} is larger than the {settings.UPLOAD_MAX_MB} MB limit.",
             file_label=FILE_LABEL,
         )
-    table = read_table(data, delimiter=None, encoding=None, overrides={}, file_label=FILE_LABEL)
+    table = file_table(data, file_label=FILE_LABEL)
     rows, blank_rows = _directory_rows(table.records())
     with transaction.atomic():
         counts = _store_contacts(engagement, rows, actor)

@@ -10,13 +10,14 @@ from itertools import chain, islice
 
 from core.errors import InvalidFile, RowError, quote_value
 
-from .columns import ColumnsNotFound, match_columns, missing_roles
+from .columns import ColumnsNotFound, Overrides, match_columns, missing_roles
 from .dates import detect_date_format, example_date, to_strptime
 from .keyless import evidence_columns
+from .layout import Layout
 from .profile import ImportSettings
 from .reader import SAMPLE_RECORDS, RawRow, RawTable, Record, file_error, read_table
 from .results import ParsedFile
-from .rows import Layout, RowReader, is_date_pending, reads_as_amount
+from .rows import RowReader, is_date_pending, reads_as_amount
 from .suggest import suggest_profile
 from .tail_shapes import CutCell, cut_last_cell
 from .xlsx import read_workbook
@@ -80,13 +81,31 @@ def parse_statement(
 
 
 def _table(data: bytes, settings: ImportSettings, file_label: str) -> RawTable:
-    if data.startswith(ZIP_MAGIC):
-        return read_workbook(data, file_label)
-    return read_table(
+    return file_table(
         data,
         delimiter=settings.delimiter,
         encoding=settings.encoding,
         overrides=settings.columns,
+        file_label=file_label,
+    )
+
+
+def file_table(
+    data: bytes,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    overrides: Overrides | None = None,
+    file_label: str,
+) -> RawTable:
+    """A CSV or XLSX file's records, the format told by the content (any upload of §4)."""
+    if data.startswith(ZIP_MAGIC):
+        return read_workbook(data, file_label)
+    return read_table(
+        data,
+        delimiter=delimiter,
+        encoding=encoding,
+        overrides=overrides or {},
         file_label=file_label,
     )
 

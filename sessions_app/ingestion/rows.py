@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime
 import gc
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar, cast
 
@@ -23,9 +22,10 @@ from .amounts import (
 )
 from .dates import DateFormatChooser, parse_date
 from .keyless import LABEL_INITIALS, TOTAL_LABEL, person
+from .layout import Layout
 from .limits import FIELD_LENGTHS
 from .profile import ImportSettings
-from .reader import Cell, RawRow, Record, TextRecord
+from .reader import RawRow, Record, TextRecord
 from .results import ControlTotal, ParsedLine, SubtotalRow, make_line
 from .summary_rows import SummaryRowRules
 
@@ -41,42 +41,6 @@ _ABSENT = 1 << 62  # the position of a role the file lacks: beyond every row
 _MAX_ID, _MAX_NAME, _MAX_MERCHANT, _MAX_RECEIPT = (
     FIELD_LENGTHS[role] for role in ("employee_id", "employee_name", "merchant", "receipt_id")
 )
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where each role sits in the rows, its header as written in the file, every header,
-    and the unmapped columns that show a row is a charge."""
-
-    index: Mapping[str, int]
-    headers: Mapping[str, str]
-    all_headers: tuple[str, ...] = ()
-    evidence: tuple[int, ...] = ()
-
-    @property
-    def width(self) -> int:
-        """Cells a full row has: the header's, without empty ones at its end."""
-        width = len(self.all_headers)
-        while width and not self.all_headers[width - 1]:
-            width -= 1
-        return width
-
-    def cell(self, row: RawRow, role: str) -> Cell:
-        position = self.index.get(role)
-        if position is None or position >= len(row.cells):
-            return ""
-        return row.cells[position]
-
-    def text(self, row: RawRow, role: str) -> str:
-        position = self.index.get(role)
-        if position is None or position >= len(row.texts):
-            return ""
-        return row.texts[position]
-
-    def names_someone(self, row: RawRow) -> bool:
-        return bool(
-            person(self.text(row, "employee_id")) or person(self.text(row, "employee_name"))
-        )
 
 
 @contextmanager

@@ -16,8 +16,8 @@ from .keyless import cells_text, classify
 from .results import ControlTotal, SubtotalRow
 
 if TYPE_CHECKING:
+    from .layout import Layout
     from .reader import RawRow
-    from .rows import Layout
 
 
 class SummaryRowRules:

@@ -8,7 +8,8 @@ structured (amounts, dates, ids) when its cells take few shapes; a cut there lea
 never seen before that is the beginning of one seen (a value cut short). Free-text columns,
 of many shapes, are left alone: a cut there loses no money. Summary labels ("Subtotal")
 are no values of their column. The amount column also refuses
-an amount with fewer decimals than every other amount of the column."""
+an amount with fewer decimals than every other amount of the column, and an empty amount
+where every line above had one."""
 
 from __future__ import annotations
 
@@ -135,6 +136,9 @@ def cut_last_cell(
     if is_amount and decimals(text, separator) < (fewest_decimals or 0):
         expected = f"an amount with {fewest_decimals} decimals like the other lines"
         return CutCell(header, text, expected)
+    if position == amount_column and not text.strip() and not columns[position].empty:
+        # Every line above had an amount: a last line whose amount is empty was cut there.
+        return CutCell(header, text, "an amount, as on every line before")
     example = columns[position].cut_from(text)
     if example is None:
         return None

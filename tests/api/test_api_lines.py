@@ -133,7 +133,7 @@ def test_a_viewer_reads_but_may_not_match_and_another_engagement_gets_404(
 
 def test_a_closed_session_refuses_a_match(api, session, operator):
     lines = api.get(lines_url(session, "E1001")).json()
-    session_close(session=session, reason="period over", actor=operator)
+    session_close(session=session, reason="period over", actor=operator, close_anyway=True)
 
     response = api.post(
         lines_url(session, "E1001", "unmatch/"),

@@ -128,7 +128,7 @@ def test_anonymous_gets_401(anonymous_api, session):
 
 
 def test_a_closed_session_answers_409(api, session, directory, operator, smtp_server):
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
     answer = api.post(_reminders(session), {}, format="json")
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "session_closed"

@@ -98,7 +98,9 @@ def test_after_the_quiet_period_the_employee_is_asked_again(
 
 
 def test_nothing_is_sent_from_a_closed_session(session, directory, operator, smtp_server):
-    session = session_close(session=session, reason="Period done", actor=operator)
+    session = session_close(
+        session=session, reason="Period done", actor=operator, close_anyway=True
+    )
     with pytest.raises(SessionClosed):
         receipt_requests_send(session=session, actor=operator)
     assert not ReceiptRequest.objects.exists()

@@ -113,7 +113,7 @@ def test_another_engagement_gets_404(outsider_client, session):
 def test_a_closed_session_shows_no_send_button_and_refuses_a_post(
     operator_client, session, directory, operator, smtp_server
 ):
-    session_close(session=session, reason="done", actor=operator)
+    session_close(session=session, reason="done", actor=operator, close_anyway=True)
     html = operator_client.get(_reminders(session)).content.decode()
     assert "nothing is sent from a closed session" in html and "Send " not in html
     assert operator_client.post(_reminders(session), {}).status_code == 409
