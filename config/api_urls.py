@@ -98,5 +98,5 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
-    re_path(r"^.*$", api_not_found),
+    re_path(r"^[\s\S]*$", api_not_found),
 ]

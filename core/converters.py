@@ -14,7 +14,7 @@ from django.urls import register_converter
 
 
 class EmployeeIdConverter:
-    regex = r".+?"
+    regex = r"[\s\S]+?"  # any character, a line break included
 
     def to_python(self, value: str) -> str:
         return value

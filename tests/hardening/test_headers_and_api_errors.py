@@ -79,10 +79,14 @@ def _assert_api_error(response: Any, status: int, code: str) -> None:
     assert "details" in body
 
 
-def test_unknown_api_paths_answer_json_404_whatever_the_method(operator_client: Client) -> None:
+def test_unknown_api_paths_answer_json_404_whatever_the_method(
+    operator_client: Client, settings: Any
+) -> None:
+    settings.DEBUG = True  # Django's debug 404 page must not answer under /api/ either
     for method in ("get", "post", "patch", "put", "delete"):
-        response = getattr(operator_client, method)("/api/v1/no-such-thing/")
-        _assert_api_error(response, 404, "not_found")
+        for path in ("/api/v1/no-such-thing/", "/api/v1/jobs/x%0Ay\u00fd/"):
+            response = getattr(operator_client, method)(path)
+            _assert_api_error(response, 404, "not_found")
 
 
 def test_a_wrong_method_answers_json_405(api_client_for_operator: Client) -> None:
