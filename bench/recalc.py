@@ -194,10 +194,21 @@ def child_job(job_id: int, matching: bool = True) -> dict[str, Any]:
     from recalc.services import recalc_job_run
 
     timers = Timers()
+    beside: dict[str, float] = {}
     if matching:
         timers.wrap(recalc.runner, "session_matching_store", "matching")
+        original_store = recalc.runner.session_matching_store
+
+        def store(*args: Any, **kwargs: Any) -> Any:
+            prepared = kwargs.get("prepared")
+            if prepared is not None:
+                beside["seconds"] = prepared.seconds
+            return original_store(*args, **kwargs)
+
+        recalc.runner.session_matching_store = store  # type: ignore[assignment]
     else:  # the job as it was before line matching, for comparison
         recalc.runner.session_matching_store = lambda *args, **kwargs: None  # type: ignore
+        recalc.runner.matching_beside_start = lambda *args, **kwargs: None  # type: ignore
     marks: list[tuple[int, float]] = []
     original_begin = progress.JobMonitor.begin
 
@@ -215,10 +226,13 @@ def child_job(job_id: int, matching: bool = True) -> dict[str, Any]:
     for (stage, at), (_, until) in zip(marks, [*marks[1:], (0, end)], strict=True):
         stages[progress.STAGES[stage]] += until - at
     if matching:
-        stages["apply: of which line matching"] = timers.seconds["matching"]
+        stages["apply: of which line matching (in the apply)"] = timers.seconds["matching"]
+        if "seconds" in beside:
+            stages["line matching beside the job (second connection)"] = beside["seconds"]
     return {
         "seconds": end - start,
         "matching": timers.seconds.get("matching", 0.0),
+        "beside": beside.get("seconds"),
         "stages": dict(stages),
         "diff": job.diff.get("counts"),
         "rss_mb": _peak_rss_mb(),
@@ -341,7 +355,9 @@ def run_child(*arguments: str) -> dict[str, Any]:
 # --- Report ------------------------------------------------------------------------------------
 
 
-def run_size(employees: int, changed: float, keep: bool, matching: bool = True) -> list[str]:
+def run_size(
+    employees: int, changed: float, keep: bool, matching: bool = True
+) -> tuple[list[str], dict[str, Any]]:
     with tempfile.TemporaryDirectory() as folder_name:
         # In a child too: a child's peak RSS would otherwise start at the parent's.
         counts = run_child("generate", folder_name, str(employees), str(changed))
@@ -369,11 +385,24 @@ def run_size(employees: int, changed: float, keep: bool, matching: bool = True) 
     for label in ("initial", "reprocess"):
         job = runs[label]["job"]
         if job.get("matching"):
-            without = job["seconds"] - job["matching"]
+            beside = job.get("beside")
             lines.append(
-                f"{label}: line matching {job['matching']:.2f} s = "
-                f"{job['matching'] / without:.0%} of the job without it ({without:.2f} s)"
+                f"{label}: line matching in the apply {job['matching']:.2f} s"
+                + (f", beside the job {beside:.2f} s" if beside is not None else "")
             )
+    return lines, runs
+
+
+def compare_lines(without: dict[str, Any], with_matching: dict[str, Any]) -> list[str]:
+    """What line matching adds to each job: the same files, one run without, one with."""
+    lines = [
+        "",
+        "| job | without line matching s | with it s | added |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label in ("initial", "reprocess"):
+        before, after = without[label]["job"]["seconds"], with_matching[label]["job"]["seconds"]
+        lines.append(_row(label, f"{before:.2f}", f"{after:.2f}", f"{after / before - 1:+.0%}"))
     return lines
 
 
@@ -441,6 +470,11 @@ def main() -> int:
         action="store_true",
         help="run the jobs without line matching (the job as it was before it)",
     )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="run each size without line matching, then with it, and report what it adds",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -464,7 +498,13 @@ def main() -> int:
         f"load average {load}"
     )
     for employees in args.employees:
-        lines = run_size(employees, args.changed, args.keep, not args.without_matching)
+        if args.compare:
+            lines, without = run_size(employees, args.changed, False, matching=False)
+            print("\n".join(["\n# without line matching", *lines]), flush=True)
+            lines, runs = run_size(employees, args.changed, args.keep, matching=True)
+            lines = ["\n# with line matching", *lines, *compare_lines(without, runs)]
+        else:
+            lines, _ = run_size(employees, args.changed, args.keep, not args.without_matching)
         print("\n".join(lines), flush=True)
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         print(f"\n(load average after this size: {load})", flush=True)

@@ -145,7 +145,8 @@ def _unmatched_charge_expressions(ready: bool) -> dict[str, Any]:
             "unmatched_charge_amount": Value(None, output_field=money_field()),
         }
     charges = (
-        UnmatchedLine.objects.filter(
+        UnmatchedLine.objects.in_effect()
+        .filter(
             session_id=OuterRef("session_id"),
             employee_id=OuterRef("employee_id"),
             side=UnmatchedLine.Side.CARD,

@@ -3,7 +3,11 @@ recalculation and by the match / unmatch services only."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import F, QuerySet
+from django.http import HttpRequest
 
 from audit.admin_actions import ReadOnlyAdminMixin
 from matching.models import LinePair, ManualDecision, UnmatchedLine
@@ -15,6 +19,10 @@ class BulkRowsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["session"]
     show_full_result_count = False
     list_per_page = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        """The matching in effect: not the previous generation a recalculation keeps."""
+        return super().get_queryset(request).filter(generation=F("session__matching_generation"))
 
 
 @admin.register(LinePair)

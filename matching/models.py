@@ -15,15 +15,32 @@ order (a replaced card statement keeps a decision when the charge is still on it
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from sessions_app.models import LINE_PARENT, MONEY, ProcessingSession
 
 # Pairs and unmatched lines are rewritten in bulk by every recalculation; like the
 # statement lines, their parent is not a per-row foreign key check.
 BULK_PARENT = LINE_PARENT
+
+
+class StoredMatchingQuerySet(models.QuerySet):
+    """Pairs and unmatched lines are written a whole session at a time under a new
+    `generation` number; the session's `matching_generation` says which one is in effect
+    (matching.pairing). Readers ask for that one."""
+
+    def of_session(self, session: ProcessingSession) -> Self:
+        """The generation `session` names as it was loaded: a constant, so a query ordered
+        like an index (the chase list) reads just the rows it shows."""
+        return self.filter(session_id=session.pk, generation=session.matching_generation)
+
+    def in_effect(self) -> Self:
+        """The generation each row's session names now (a join with the session row)."""
+        return self.filter(generation=F("session__matching_generation"))
 
 
 class Rule(models.TextChoices):
@@ -90,6 +107,7 @@ class LinePair(models.Model):
     """One card line paired with one receipt line of the effective receipts."""
 
     session = models.ForeignKey(ProcessingSession, related_name="line_pairs", **BULK_PARENT)
+    generation = models.BigIntegerField(default=0)
     employee_id = models.CharField(max_length=100)
     card_line_id = models.BigIntegerField()
     receipt_line_id = models.BigIntegerField()
@@ -103,9 +121,15 @@ class LinePair(models.Model):
         db_index=False,
     )
 
+    objects = StoredMatchingQuerySet.as_manager()
+
     class Meta:
         ordering = ["session", "employee_id", "id"]
-        indexes = [models.Index(fields=["session", "employee_id"], name="line_pair_employee")]
+        indexes = [
+            models.Index(
+                fields=["session", "generation", "employee_id"], name="line_pair_generation"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.employee_id}: {self.card_line_id} ↔ {self.receipt_line_id} ({self.rule})"
@@ -120,6 +144,7 @@ class UnmatchedLine(models.Model):
         RECEIPT = "receipt", "Receipt without a charge"
 
     session = models.ForeignKey(ProcessingSession, related_name="unmatched_lines", **BULK_PARENT)
+    generation = models.BigIntegerField(default=0)
     side = models.CharField(max_length=7, choices=Side.choices)
     employee_id = models.CharField(max_length=100)
     line_id = models.BigIntegerField()
@@ -132,16 +157,21 @@ class UnmatchedLine(models.Model):
     # Kept out of the automatic rounds by an operator's unmatch.
     held = models.BooleanField(default=False)
 
+    objects = StoredMatchingQuerySet.as_manager()
+
     class Meta:
         ordering = ["session", "side", "employee_id", "date", "line_number"]
         # The chase list's whole order (line id breaks the last ties): its first page is
         # the index's first rows, with no sort of the session's unmatched lines.
         indexes = [
             models.Index(
-                fields=["session", "side", "employee_id", "date", "line_number", "line_id"],
-                name="unmatched_line_chase_order",
+                fields=[
+                    "session", "generation", "side", "employee_id", "date", "line_number",
+                    "line_id",
+                ],
+                name="unmatched_line_chase_current",
             ),
-        ]
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.employee_id} {self.side} {self.amount}"

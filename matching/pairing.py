@@ -1,14 +1,22 @@
-"""Pairing a whole session, set-based, inside a recalculation's apply transaction.
+"""Pairing a whole session, set-based, for a recalculation.
 
 1. The operator's decisions are found again among the current lines (matching.identity);
    a decision whose line left the effective receipts (or the statement) ends, as an audit
    event.
-2. The session's stored pairs and unmatched lines are replaced: manual pairs first; then the
-   `same_day` round of every employee in ONE INSERT … SELECT (the k-th card line of an
-   (employee, date, amount) group in line-number order takes the k-th receipt of the same
-   group in (version, line number) order, which is what the round does line by line);
-   then the lines that round leaves — a few per employee at most — are read once, paired by
-   matching.rounds (`near_date`, `amount_only`) and written with the unmatched lines.
+2. The session's pairs and unmatched lines are written as a new *generation*: manual pairs
+   first; then the `same_day` round of every employee in ONE INSERT … SELECT (the k-th card
+   line of an (employee, date, amount) group in line-number order takes the k-th receipt of
+   the same group in (version, line number) order, which is what the round does line by
+   line); then the lines that round leaves — a few per employee at most — are read once,
+   paired by matching.rounds (`near_date`, `amount_only`) and written with the unmatched
+   lines.
+3. The apply switches `ProcessingSession.matching_generation` to it, in its transaction.
+
+Step 2 can run ahead of the apply, on its own connection while the job compares totals
+(matching.beside): its rows are invisible until step 3, and the apply uses them only if the
+lines in effect and the decisions are still those they were computed from. The previous
+generation stays until the next recalculation prunes it, so a reader that loaded the session
+a moment before the switch still reads one whole generation.
 
 The number of statements does not grow with the number of employees."""
 
@@ -41,9 +49,11 @@ from sessions_app.models import CardTransaction, ProcessingSession, ReceiptLine,
 
 CENT = Decimal("0.01")
 _CENTS = "CAST(ROUND({} * 100) AS bigint)"
-PAIR_COLUMNS = ["session_id", "employee_id", "card_line_id", "receipt_line_id", "rule"]
+PAIR_COLUMNS = [
+    "session_id", "generation", "employee_id", "card_line_id", "receipt_line_id", "rule",
+]  # fmt: skip
 UNMATCHED_COLUMNS = [
-    "session_id", "side", "employee_id", "line_id", "line_number", "version", "date",
+    "session_id", "generation", "side", "employee_id", "line_id", "line_number", "version", "date",
     "merchant", "receipt_id", "amount", "held",
 ]  # fmt: skip
 
@@ -56,6 +66,19 @@ class MatchingOutcome:
     ended_decisions: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PreparedMatching:
+    """A generation of pairs and unmatched lines written and committed ahead of the apply
+    (matching.beside), with what it was computed from: the apply takes it only if that is
+    still what it sees under the session lock."""
+
+    generation: int
+    version_ids: tuple[int, ...]
+    decisions: tuple[tuple[int, int | None, int | None], ...]
+    outcome: MatchingOutcome
+    seconds: float = 0.0
+
+
 def _q(connection: BaseDatabaseWrapper, name: str) -> str:
     return connection.ops.quote_name(name)
 
@@ -65,37 +88,118 @@ def session_matching_store(
     *,
     version_ids: list[int],
     actor: Any = None,
+    generation: int | None = None,
+    prepared: PreparedMatching | None = None,
     connection: BaseDatabaseWrapper = default_connection,
 ) -> MatchingOutcome:
-    """Recompute and store the session's pairs and unmatched lines. Call it inside the
-    transaction that writes the recalculation's results, with the session row locked."""
+    """Put the session's pairs and unmatched lines for its current lines in effect. Call it
+    inside the transaction that writes the recalculation's results, with the session row
+    locked: the operator's decisions are found again (and those whose lines left end, as
+    audit events), then either a `prepared` generation computed from exactly these inputs
+    is switched on, or a new generation is computed here; the previous generation is kept
+    until the next recalculation (readers holding the old number still read a whole one)."""
     outcome = MatchingOutcome()
     manual = decisions_refresh(session, version_ids=version_ids, actor=actor, outcome=outcome)
+    if prepared is not None and prepared_still_valid(prepared, version_ids, manual):
+        generation = prepared.generation
+        outcome.pairs = prepared.outcome.pairs
+        outcome.unmatched_card_lines = prepared.outcome.unmatched_card_lines
+        outcome.unmatched_receipt_lines = prepared.outcome.unmatched_receipt_lines
+    else:
+        if generation is None or generation == session.matching_generation:
+            generation = session.matching_generation + 1
+        generations_prune(session, keep=session.matching_generation, connection=connection)
+        computed = generation_write(
+            session, generation=generation, version_ids=version_ids, manual=manual,
+            connection=connection,
+        )  # fmt: skip
+        outcome.pairs = computed.pairs
+        outcome.unmatched_card_lines = computed.unmatched_card_lines
+        outcome.unmatched_receipt_lines = computed.unmatched_receipt_lines
+    ProcessingSession.objects.filter(pk=session.pk).update(matching_generation=generation)
+    session.matching_generation = generation
+    return outcome
+
+
+def decisions_key(manual: list[ManualDecision]) -> tuple[tuple[int, int | None, int | None], ...]:
+    return tuple(sorted((d.pk, d.card_line_id, d.receipt_line_id) for d in manual))
+
+
+def prepared_still_valid(
+    prepared: PreparedMatching, version_ids: list[int], manual: list[ManualDecision]
+) -> bool:
+    return prepared.version_ids == tuple(sorted(version_ids)) and prepared.decisions == (
+        decisions_key(manual)
+    )
+
+
+def generations_prune(
+    session: ProcessingSession,
+    *,
+    keep: int,
+    below: int | None = None,
+    connection: BaseDatabaseWrapper = default_connection,
+) -> None:
+    """Delete the session's stored matching except generation `keep`; with `below`, only
+    generations under it (a job preparing generation `below` never deletes a later
+    attempt's rows)."""
+    extra = " AND generation < %s" if below is not None else ""
     with connection.cursor() as cursor:
         for model in (LinePair, UnmatchedLine):
             cursor.execute(
-                f"DELETE FROM {_q(connection, model._meta.db_table)} WHERE session_id = %s",  # noqa: S608
-                [session.pk],
+                f"DELETE FROM {_q(connection, model._meta.db_table)} "  # noqa: S608
+                f"WHERE session_id = %s AND generation <> %s{extra}",
+                [session.pk, keep, *([below] if below is not None else [])],
             )
+
+
+def generation_write(
+    session: ProcessingSession,
+    *,
+    generation: int,
+    version_ids: list[int],
+    manual: list[ManualDecision],
+    connection: BaseDatabaseWrapper = default_connection,
+) -> MatchingOutcome:
+    """Pair the whole session into `generation` (which holds no rows): the manual pairs of
+    `manual` (the decisions in effect, pointing at their lines as they are now), the
+    `same_day` round in one statement, then the rounds over what it leaves."""
+    outcome = MatchingOutcome()
+    matched = [d for d in manual if d.kind == ManualDecision.Kind.MATCH]
+    held = Held(
+        card_line_ids=sorted({d.card_line_id for d in manual if d.card_line_id is not None}),
+        receipt_line_ids=sorted(
+            {d.receipt_line_id for d in matched if d.receipt_line_id is not None}
+        ),
+    )
     rows_insert(
         connection,
         LinePair._meta.db_table,
         [*PAIR_COLUMNS, "decision_id"],
         [
-            (session.pk, d.employee_id, d.card_line_id, d.receipt_line_id, Rule.MANUAL, d.pk)
-            for d in manual
-            if d.kind == ManualDecision.Kind.MATCH
+            (session.pk, generation, d.employee_id, d.card_line_id, d.receipt_line_id,
+             Rule.MANUAL, d.pk)
+            for d in matched
         ],
-    )
+    )  # fmt: skip
+    outcome.pairs += len(matched)
     with joins_by_hash(connection):
         if version_ids:
             with connection.cursor() as cursor:
-                sql, params = _same_day_sql(connection, session.pk, version_ids)
+                sql, params = _same_day_sql(connection, session.pk, generation, version_ids, held)
                 cursor.execute(sql, params)
                 outcome.pairs += max(cursor.rowcount, 0)
-        outcome.pairs += sum(1 for d in manual if d.kind == ManualDecision.Kind.MATCH)
-        _leftovers_pair(connection, session.pk, version_ids, outcome)
+        _leftovers_pair(connection, session.pk, generation, version_ids, held, outcome)
     return outcome
+
+
+@dataclass(frozen=True)
+class Held:
+    """Lines the automatic rounds leave alone: the card lines of the decisions in effect (a
+    manual pair or an unmatch) and the receipt lines of the manual pairs."""
+
+    card_line_ids: list[int]
+    receipt_line_ids: list[int]
 
 
 @contextmanager
@@ -132,9 +236,11 @@ def decisions_refresh(
     actor: Any,
     outcome: MatchingOutcome,
     employee_id: str | None = None,
+    dry_run: bool = False,
 ) -> list[ManualDecision]:
     """The active decisions, each pointing at its line(s) as they are now; those whose line
-    is gone are ended (an audit event each)."""
+    is gone are ended (an audit event each). `dry_run` writes nothing: what the apply will
+    find, for pairing ahead of it."""
     active = ManualDecision.objects.filter(session=session, ended_at__isnull=True)
     if employee_id is not None:
         active = active.filter(employee_id=employee_id)
@@ -159,13 +265,15 @@ def decisions_refresh(
         if not gone and ({("c", card_id), ("r", receipt_id)} - {("r", None)}) & claimed:
             gone = "a later decision took one of its lines"
         if gone:
-            _decision_end(decision, reason=gone, actor=actor, session=session)
+            if not dry_run:
+                _decision_end(decision, reason=gone, actor=actor, session=session)
             outcome.ended_decisions.append(decision.pk)
             continue
         claimed |= {("c", card_id), ("r", receipt_id)} - {("r", None)}
         if (decision.card_line_id, decision.receipt_line_id) != (card_id, receipt_id):
             decision.card_line_id, decision.receipt_line_id = card_id, receipt_id
-            decision.save(update_fields=["card_line_id", "receipt_line_id"])
+            if not dry_run:
+                decision.save(update_fields=["card_line_id", "receipt_line_id"])
         kept.append(decision)
     return kept
 
@@ -215,21 +323,21 @@ def _decision_end(
 # --- 2. The same_day round, set-based ---------------------------------------------------------
 
 
-def _held_card_lines(connection: BaseDatabaseWrapper) -> str:
-    """Card lines of the active decisions (a manual pair or an unmatch): out of the rounds."""
-    decisions = _q(connection, ManualDecision._meta.db_table)
-    return (
-        f"SELECT card_line_id FROM {decisions} WHERE session_id = %(session)s "  # noqa: S608
-        "AND ended_at IS NULL AND card_line_id IS NOT NULL"
-    )
+def _not_in(column: str, ids: list[int], prefix: str) -> tuple[str, dict[str, int]]:
+    """`column NOT IN (…)` over a few held line ids, as parameters; nothing when none."""
+    if not ids:
+        return "", {}
+    names = {f"{prefix}{index}": pk for index, pk in enumerate(ids)}
+    return f" AND {column} NOT IN ({', '.join(f'%({name})s' for name in names)})", names
 
 
-def _manual_receipt_lines(connection: BaseDatabaseWrapper) -> str:
-    decisions = _q(connection, ManualDecision._meta.db_table)
-    return (
-        f"SELECT receipt_line_id FROM {decisions} WHERE session_id = %(session)s "  # noqa: S608
-        "AND ended_at IS NULL AND receipt_line_id IS NOT NULL"
-    )
+def _held_flag(column: str, ids: list[int]) -> tuple[str, dict[str, int]]:
+    """1 for a held card line, else 0."""
+    if not ids:
+        return "0", {}
+    names = {f"f{index}": pk for index, pk in enumerate(ids)}
+    placeholders = ", ".join(f"%({name})s" for name in names)
+    return f"CASE WHEN {column} IN ({placeholders}) THEN 1 ELSE 0 END", names
 
 
 def _version_filter(version_ids: list[int]) -> tuple[str, dict[str, int]]:
@@ -252,7 +360,11 @@ def _cents_of(connection: BaseDatabaseWrapper, column: str) -> str:
 
 
 def _same_day_sql(
-    connection: BaseDatabaseWrapper, session_id: int, version_ids: list[int]
+    connection: BaseDatabaseWrapper,
+    session_id: int,
+    generation: int,
+    version_ids: list[int],
+    held: Held,
 ) -> tuple[str, dict[str, Any]]:
     card = _q(connection, CardTransaction._meta.db_table)
     receipt = _q(connection, ReceiptLine._meta.db_table)
@@ -261,26 +373,27 @@ def _same_day_sql(
     card_cents = _cents_of(connection, "c.amount")
     receipt_cents = _cents_of(connection, "l.amount")
     columns = ", ".join(_q(connection, name) for name in PAIR_COLUMNS)
+    held_cards, card_params = _not_in("c.id", held.card_line_ids, "h")
+    manual_receipts, receipt_params = _not_in("l.id", held.receipt_line_ids, "m")
     sql = (
         f"INSERT INTO {pairs} ({columns}) "  # noqa: S608 - identifiers only
-        "SELECT %(session)s, c.employee_id, c.id, r.id, 'same_day' FROM ("
+        "SELECT %(session)s, %(generation)s, c.employee_id, c.id, r.id, 'same_day' FROM ("
         f"SELECT c.id, c.employee_id, c.transaction_date AS day, {card_cents} AS cents, "
         "ROW_NUMBER() OVER (PARTITION BY c.employee_id, c.transaction_date, "
         f"{card_cents} ORDER BY c.line_number, c.id) AS turn FROM {card} c "
-        "WHERE c.session_id = %(session)s AND c.transaction_date IS NOT NULL "
-        f"AND c.id NOT IN ({_held_card_lines(connection)})"
+        f"WHERE c.session_id = %(session)s AND c.transaction_date IS NOT NULL{held_cards}"
         ") c JOIN ("
         f"SELECT l.id, l.employee_id, l.receipt_date AS day, {receipt_cents} AS cents, "
         "ROW_NUMBER() OVER (PARTITION BY l.employee_id, l.receipt_date, "
         f"{receipt_cents} ORDER BY {_version_number(version_ids)}, l.line_number, l.id) "
         f"AS turn FROM {receipt} l "
         f"WHERE l.session_id = %(session)s AND l.receipt_version_id IN ({versions}) "
-        "AND l.receipt_date IS NOT NULL "
-        f"AND l.id NOT IN ({_manual_receipt_lines(connection)})"
+        f"AND l.receipt_date IS NOT NULL{manual_receipts}"
         ") r ON r.employee_id = c.employee_id AND r.day = c.day AND r.cents = c.cents "
         "AND r.turn = c.turn"
     )
-    return sql, {"session": session_id, **params}
+    values = {"session": session_id, "generation": generation, **params}
+    return sql, {**values, **card_params, **receipt_params}
 
 
 # --- 3. What the same_day round leaves --------------------------------------------------------
@@ -289,11 +402,15 @@ def _same_day_sql(
 def _leftovers_pair(
     connection: BaseDatabaseWrapper,
     session_id: int,
+    generation: int,
     version_ids: list[int],
+    held: Held,
     outcome: MatchingOutcome,
 ) -> None:
-    cards = _card_leftovers(connection, session_id)
-    receipts = _receipt_leftovers(connection, session_id, version_ids) if version_ids else []
+    cards = _card_leftovers(connection, session_id, generation, held)
+    receipts = (
+        _receipt_leftovers(connection, session_id, generation, version_ids) if version_ids else []
+    )
     by_employee: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = defaultdict(
         lambda: ([], [])
     )
@@ -301,12 +418,13 @@ def _leftovers_pair(
         by_employee[row[0]][0].append(row)
     for row in receipts:
         by_employee[row[0]][1].append(row)
-    _pair_and_store(connection, session_id, by_employee, outcome)
+    _pair_and_store(connection, session_id, generation, by_employee, outcome)
 
 
 def _pair_and_store(
     connection: BaseDatabaseWrapper,
     session_id: int,
+    generation: int,
     by_employee: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]],
     outcome: MatchingOutcome,
 ) -> None:
@@ -323,18 +441,19 @@ def _pair_and_store(
         paired: set[tuple[str, int]] = set()
         for pair in pair_lines(free_cards, free_receipts):
             pair_rows.append(
-                (session_id, employee_id, pair.card_line_id, pair.receipt_line_id, pair.rule)
-            )
+                (session_id, generation, employee_id, pair.card_line_id, pair.receipt_line_id,
+                 pair.rule)
+            )  # fmt: skip
             paired |= {("card", pair.card_line_id), ("receipt", pair.receipt_line_id)}
         for side, rows in (("card", card_rows), ("receipt", receipt_rows)):
             for row in rows:
                 if (side, row[1]) not in paired:
-                    unmatched_rows.append(_unmatched_row(session_id, side, row))
+                    unmatched_rows.append(_unmatched_row(session_id, generation, side, row))
     rows_insert(connection, LinePair._meta.db_table, PAIR_COLUMNS, pair_rows)
     rows_insert(connection, UnmatchedLine._meta.db_table, UNMATCHED_COLUMNS, unmatched_rows)
     outcome.pairs += len(pair_rows)
-    outcome.unmatched_card_lines += sum(1 for row in unmatched_rows if row[1] == "card")
-    outcome.unmatched_receipt_lines += sum(1 for row in unmatched_rows if row[1] == "receipt")
+    outcome.unmatched_card_lines += sum(1 for row in unmatched_rows if row[2] == "card")
+    outcome.unmatched_receipt_lines += sum(1 for row in unmatched_rows if row[2] == "receipt")
 
 
 def _money(amount: Any) -> Decimal:
@@ -346,35 +465,40 @@ def _cents(amount: Any) -> int:
     return int(_money(amount).scaleb(2))
 
 
-def _unmatched_row(session_id: int, side: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+def _unmatched_row(
+    session_id: int, generation: int, side: str, row: tuple[Any, ...]
+) -> tuple[Any, ...]:
     employee_id, line_id, line_number, date, text, amount = row[:6]
     merchant, receipt_id = (text, "") if side == "card" else (row[8], text)
     version = None if side == "card" else row[7]
     held = bool(row[6]) if side == "card" else False
     return (
-        session_id, side, employee_id, line_id, line_number, version, date,
+        session_id, generation, side, employee_id, line_id, line_number, version, date,
         merchant or "", receipt_id or "", _money(amount), held,
     )  # fmt: skip
 
 
-def _card_leftovers(connection: BaseDatabaseWrapper, session_id: int) -> list[tuple[Any, ...]]:
+def _card_leftovers(
+    connection: BaseDatabaseWrapper, session_id: int, generation: int, held: Held
+) -> list[tuple[Any, ...]]:
     """(employee, id, line number, date, merchant, amount, held) of every card line no pair
-    holds."""
+    of `generation` holds."""
     card = _q(connection, CardTransaction._meta.db_table)
     pairs = _q(connection, LinePair._meta.db_table)
+    flag, params = _held_flag("c.id", held.card_line_ids)
     sql = (
         "SELECT c.employee_id, c.id, c.line_number, c.transaction_date, c.merchant, "  # noqa: S608
-        f"c.amount, CASE WHEN c.id IN ({_held_card_lines(connection)}) THEN 1 ELSE 0 END "
-        f"FROM {card} c WHERE c.session_id = %(session)s AND NOT EXISTS ("
-        f"SELECT 1 FROM {pairs} p WHERE p.session_id = %(session)s AND p.card_line_id = c.id)"
+        f"c.amount, {flag} FROM {card} c WHERE c.session_id = %(session)s AND NOT EXISTS ("
+        f"SELECT 1 FROM {pairs} p WHERE p.session_id = %(session)s "
+        "AND p.generation = %(generation)s AND p.card_line_id = c.id)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"session": session_id})
+        cursor.execute(sql, {"session": session_id, "generation": generation, **params})
         return cursor.fetchall()
 
 
 def _receipt_leftovers(
-    connection: BaseDatabaseWrapper, session_id: int, version_ids: list[int]
+    connection: BaseDatabaseWrapper, session_id: int, generation: int, version_ids: list[int]
 ) -> list[tuple[Any, ...]]:
     """(employee, id, line number, date, receipt id, amount, 0, version, merchant) of every
     effective receipt line no pair holds."""
@@ -386,10 +510,10 @@ def _receipt_leftovers(
         f"l.amount, 0, {_version_number(version_ids)}, l.merchant FROM {receipt} l "
         f"WHERE l.session_id = %(session)s AND l.receipt_version_id IN ({versions}) "
         f"AND NOT EXISTS (SELECT 1 FROM {pairs} p WHERE p.session_id = %(session)s "
-        "AND p.receipt_line_id = l.id)"
+        "AND p.generation = %(generation)s AND p.receipt_line_id = l.id)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"session": session_id, **params})
+        cursor.execute(sql, {"session": session_id, "generation": generation, **params})
         return cursor.fetchall()
 
 
@@ -410,8 +534,9 @@ def employee_matching_store(
     manual = decisions_refresh(
         session, version_ids=version_ids, actor=actor, outcome=outcome, employee_id=employee_id
     )
+    generation = session.matching_generation
     for model in (LinePair, UnmatchedLine):
-        model.objects.filter(session=session, employee_id=employee_id).delete()
+        model.objects.of_session(session).filter(employee_id=employee_id).delete()
     cards = [
         (employee_id, row["id"], row["line_number"], row["transaction_date"], row["merchant"],
          row["amount"], 0)
@@ -430,13 +555,14 @@ def employee_matching_store(
         LinePair._meta.db_table,
         [*PAIR_COLUMNS, "decision_id"],
         [
-            (session.pk, employee_id, d.card_line_id, d.receipt_line_id, Rule.MANUAL, d.pk)
+            (session.pk, generation, employee_id, d.card_line_id, d.receipt_line_id,
+             Rule.MANUAL, d.pk)
             for d in matched
         ],
-    )
+    )  # fmt: skip
     outcome.pairs += len(matched)
     paired_cards = {d.card_line_id for d in matched}
     cards = [(*row[:6], 1 if row[1] in held else 0) for row in cards if row[1] not in paired_cards]
     receipts = [row for row in receipts if row[1] not in manual_receipts]
-    _pair_and_store(connection, session.pk, {employee_id: (cards, receipts)}, outcome)
+    _pair_and_store(connection, session.pk, generation, {employee_id: (cards, receipts)}, outcome)
     return outcome

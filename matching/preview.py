@@ -149,7 +149,7 @@ def _cents(amount: Decimal) -> int:
 def _pairs_before(
     session: ProcessingSession, employees: list[str]
 ) -> dict[str, tuple[set[str], tuple[int, Decimal]]]:
-    stored = list(LinePair.objects.filter(session=session, employee_id__in=employees))
+    stored = list(LinePair.objects.of_session(session).filter(employee_id__in=employees))
     cards = {
         row["id"]: row
         for row in CardTransaction.objects.filter(pk__in=[p.card_line_id for p in stored]).values(
@@ -170,9 +170,11 @@ def _pairs_before(
                 f"{_card_label(card)} ↔ {_receipt_label(receipt)} ({pair.rule})"
             )
     unmatched: dict[str, list[Decimal]] = defaultdict(list)
-    for employee_id, amount in UnmatchedLine.objects.filter(
-        session=session, employee_id__in=employees, side=UnmatchedLine.Side.CARD
-    ).values_list("employee_id", "amount"):
+    for employee_id, amount in (
+        UnmatchedLine.objects.of_session(session)
+        .filter(employee_id__in=employees, side=UnmatchedLine.Side.CARD)
+        .values_list("employee_id", "amount")
+    ):
         unmatched[employee_id].append(amount)
     return {
         employee_id: (

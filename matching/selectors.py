@@ -36,7 +36,7 @@ def unmatched_charges(
     names = EmployeeRevision.objects.filter(
         session_id=session.pk, employee_id=OuterRef("employee_id")
     ).values("employee_name")[:1]
-    charges = UnmatchedLine.objects.filter(session_id=session.pk, side=CARD)
+    charges = UnmatchedLine.objects.of_session(session).filter(side=CARD)
     if employee_ids is not None:
         charges = charges.filter(employee_id__in=list(employee_ids))
     return charges.annotate(employee_name=Subquery(names), card_line_id=F("line_id")).order_by(
@@ -49,7 +49,7 @@ def unmatched_charge_figures(
 ) -> dict[str, tuple[int, Decimal]]:
     """Employee id → (number, amount) of their charges without a receipt; employees without
     any are absent."""
-    charges = UnmatchedLine.objects.filter(session_id=session.pk, side=CARD)
+    charges = UnmatchedLine.objects.in_effect().filter(session_id=session.pk, side=CARD)
     if employee_ids is not None:
         charges = charges.filter(employee_id__in=list(employee_ids))
     rows = charges.values("employee_id").annotate(n=Count("id"), amount=Sum("amount"))
@@ -59,7 +59,8 @@ def unmatched_charge_figures(
 def session_unmatched_totals(session_ids: Iterable[int]) -> dict[int, tuple[int, Decimal]]:
     """Session id → (number, amount) of charges without a receipt (analytics)."""
     rows = (
-        UnmatchedLine.objects.filter(session_id__in=list(session_ids), side=CARD)
+        UnmatchedLine.objects.in_effect()
+        .filter(session_id__in=list(session_ids), side=CARD)
         .values("session_id")
         .annotate(n=Count("id"), amount=Sum("amount"))
     )
@@ -174,7 +175,8 @@ def employee_lines(*, session: ProcessingSession, employee_id: str) -> EmployeeL
     lines, as stored: five queries whatever the number of lines."""
     result = EmployeeLines(employee_id=employee_id)
     pairs = list(
-        LinePair.objects.filter(session_id=session.pk, employee_id=employee_id)
+        LinePair.objects.in_effect()
+        .filter(session_id=session.pk, employee_id=employee_id)
         .select_related("decision__decided_by")
         .order_by("id")
     )
@@ -194,7 +196,9 @@ def employee_lines(*, session: ProcessingSession, employee_id: str) -> EmployeeL
             )
         )
     result.pairs.sort(key=lambda p: _line_turn(p.card_line))
-    for line in UnmatchedLine.objects.filter(session_id=session.pk, employee_id=employee_id):
+    for line in UnmatchedLine.objects.in_effect().filter(
+        session_id=session.pk, employee_id=employee_id
+    ):
         view = LineView(
             line.side, line.line_id, line.line_number, line.date, line.merchant,
             line.receipt_id, line.amount, line.version, line.held,

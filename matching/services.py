@@ -121,9 +121,11 @@ def lines_unmatch(
         _ensure_fresh(session, employee_id, expected_version)
         version_ids = applied_receipt_version_ids(session)
         card = _card_identity(session, employee_id, card_line_id)
-        pair = LinePair.objects.filter(
-            session=session, employee_id=employee_id, card_line_id=card_line_id
-        ).first()
+        pair = (
+            LinePair.objects.of_session(session)
+            .filter(employee_id=employee_id, card_line_id=card_line_id)
+            .first()
+        )
         if pair is None:
             raise InvalidState(f"Card line {card_line_id} of {employee_id} is not paired.")
         ManualDecision.objects.filter(
@@ -215,7 +217,7 @@ def _identity(identities: dict[LineIdentity, int], line_id: int, missing: str) -
 def _ensure_unpaired(
     session: ProcessingSession, employee_id: str, card_line_id: int, receipt_line_id: int
 ) -> None:
-    pairs = LinePair.objects.filter(session=session, employee_id=employee_id)
+    pairs = LinePair.objects.of_session(session).filter(employee_id=employee_id)
     taken = (
         pairs.filter(card_line_id=card_line_id).first()
         or pairs.filter(receipt_line_id=receipt_line_id).first()

@@ -16,6 +16,7 @@ from django.db import OperationalError, close_old_connections, connection, trans
 from django.utils import timezone
 
 from core.faults import fault_point
+from matching.beside import MatchingBeside
 from matching.pairing import session_matching_store
 from recalc.apply import revision_plan_apply
 from recalc.engine import (
@@ -66,13 +67,39 @@ def stages_run(job: RecalcJob, monitor: JobMonitor) -> StagesOutcome:
     plan = None
     if job.completed_stage < 2:
         _stage_validate(job, monitor)
-    if job.completed_stage < 4:
-        plan = with_retries(lambda: _stages_plan(job, monitor), label=f"job {job.pk} compare")
-        if job.preview:
-            return StagesOutcome(plan=plan, awaiting_confirmation=True)
-    if job.completed_stage < APPLY_STAGE:
-        plan = with_retries(lambda: _stage_apply(job, monitor, plan), label=f"job {job.pk} apply")
+    beside = None
+    if job.completed_stage < APPLY_STAGE and not (job.preview and job.completed_stage < 4):
+        beside = matching_beside_start(job, monitor)
+    try:
+        if job.completed_stage < 4:
+            plan = with_retries(lambda: _stages_plan(job, monitor), label=f"job {job.pk} compare")
+            if job.preview:
+                return StagesOutcome(plan=plan, awaiting_confirmation=True)
+        if job.completed_stage < APPLY_STAGE:
+            plan = with_retries(
+                lambda: _stage_apply(job, monitor, plan, beside), label=f"job {job.pk} apply"
+            )
+    finally:
+        if beside is not None:
+            beside.stop()
     return StagesOutcome(plan=plan)
+
+
+def matching_generation(job: RecalcJob, monitor: JobMonitor) -> int:
+    """The generation number this attempt writes its line matching under: later jobs and
+    later attempts of a job write higher numbers."""
+    return job.pk * 1000 + monitor.attempt % 1000
+
+
+def matching_beside_start(job: RecalcJob, monitor: JobMonitor) -> MatchingBeside | None:
+    """Line matching on a second connection while this one compares (matching.beside)."""
+    if not MatchingBeside.possible():
+        return None
+    return MatchingBeside.start(
+        session_id=job.session_id,
+        version_ids=effective_receipt_version_ids(job.session, job.receipt_version),
+        generation=matching_generation(job, monitor),
+    )
 
 
 def processed_version(job: RecalcJob) -> int | None:
@@ -165,7 +192,12 @@ def _plan_still_valid(plan: RevisionPlan, session: ProcessingSession) -> bool:
     ) and plan.fingerprint == revisions_fingerprint(session)
 
 
-def _stage_apply(job: RecalcJob, monitor: JobMonitor, plan: RevisionPlan | None) -> RevisionPlan:
+def _stage_apply(
+    job: RecalcJob,
+    monitor: JobMonitor,
+    plan: RevisionPlan | None,
+    beside: MatchingBeside | None = None,
+) -> RevisionPlan:
     monitor.begin(APPLY_STAGE, "Waiting for the session", total=plan.rows if plan else 0)
     with monitor.beside_transaction(), transaction.atomic():
         session = ProcessingSession.objects.select_for_update().get(pk=job.session_id)
@@ -185,6 +217,8 @@ def _stage_apply(job: RecalcJob, monitor: JobMonitor, plan: RevisionPlan | None)
             session,
             version_ids=effective_receipt_version_ids(session, job.receipt_version),
             actor=job.created_by,
+            generation=matching_generation(job, monitor),
+            prepared=beside.result() if beside is not None else None,
         )
         _mark_applied(job, session, monitor, plan)
     job.completed_stage = APPLY_STAGE

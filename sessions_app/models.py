@@ -191,7 +191,10 @@ class ProcessingSession(models.Model):
     # Closed sessions can have their lines moved to archive storage (and restored).
     archived_at = models.DateTimeField(null=True, blank=True)
     archive_location = models.CharField(max_length=500, blank=True)
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # Which stored line matching is in effect (matching.pairing writes a new generation of
+    # pairs and switches this number in the recalculation's apply).
+    matching_generation = models.BigIntegerField(default=0, editable=False)
+    history = HistoricalRecords(excluded_fields=["updated_at", "matching_generation"])
 
     class Meta:
         ordering = ["-period_start", "-id"]
