@@ -535,8 +535,8 @@ def employee_matching_store(
         session, version_ids=version_ids, actor=actor, outcome=outcome, employee_id=employee_id
     )
     generation = session.matching_generation
-    for model in (LinePair, UnmatchedLine):
-        model.objects.of_session(session).filter(employee_id=employee_id).delete()
+    LinePair.objects.of_session(session).of_employee(session.pk, employee_id).delete()
+    UnmatchedLine.objects.of_session(session).filter(employee_id=employee_id).delete()
     cards = [
         (employee_id, row["id"], row["line_number"], row["transaction_date"], row["merchant"],
          row["amount"], 0)

@@ -176,7 +176,7 @@ def employee_lines(*, session: ProcessingSession, employee_id: str) -> EmployeeL
     result = EmployeeLines(employee_id=employee_id)
     pairs = list(
         LinePair.objects.in_effect()
-        .filter(session_id=session.pk, employee_id=employee_id)
+        .of_employee(session.pk, employee_id)
         .select_related("decision__decided_by")
         .order_by("id")
     )

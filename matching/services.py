@@ -217,7 +217,7 @@ def _identity(identities: dict[LineIdentity, int], line_id: int, missing: str) -
 def _ensure_unpaired(
     session: ProcessingSession, employee_id: str, card_line_id: int, receipt_line_id: int
 ) -> None:
-    pairs = LinePair.objects.of_session(session).filter(employee_id=employee_id)
+    pairs = LinePair.objects.of_session(session).of_employee(session.pk, employee_id)
     taken = (
         pairs.filter(card_line_id=card_line_id).first()
         or pairs.filter(receipt_line_id=receipt_line_id).first()
