@@ -71,6 +71,11 @@ class MatchingBeside:
             with transaction.atomic():
                 generations_prune(session, keep=session.matching_generation, below=self.generation)
             with transaction.atomic():
+                with connection.cursor() as cursor:
+                    # Nothing here is read before the apply commits, and the apply's own
+                    # commit flushes the log up to and past these rows: no need to wait
+                    # for the flush of this commit.
+                    cursor.execute("SET LOCAL synchronous_commit = off")
                 manual = decisions_refresh(
                     session,
                     version_ids=self.version_ids,

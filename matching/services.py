@@ -65,29 +65,14 @@ def lines_match(
         card = _card_identity(session, employee_id, card_line_id)
         receipt = _receipt_identity(session, employee_id, receipt_line_id, version_ids)
         _ensure_unpaired(session, employee_id, card_line_id, receipt_line_id)
-        held = ManualDecision.objects.filter(
-            session=session, card_line_id=card_line_id, ended_at__isnull=True
-        )
-        held.update(ended_reason="matched by hand", ended_at=timezone.now())
-        decision = ManualDecision.objects.create(
-            session=session,
+        decision = _decision_take(
+            session,
             employee_id=employee_id,
-            kind=ManualDecision.Kind.MATCH,
-            card_line_id=card_line_id,
-            card_date=card.date,
-            card_amount=card.amount,
-            card_merchant=card.text,
-            card_occurrence=card.occurrence,
-            receipt_line_id=receipt_line_id,
-            receipt_date=receipt.date,
-            receipt_amount=receipt.amount,
-            receipt_ref=receipt.text,
-            receipt_occurrence=receipt.occurrence,
+            card=(card_line_id, card),
+            receipt=(receipt_line_id, receipt),
             note=note,
-            decided_by=_user(actor),
-        )
-        employee_matching_store(
-            session, employee_id=employee_id, version_ids=version_ids, actor=actor
+            actor=actor,
+            version_ids=version_ids,
         )
         activity_event_record(
             verb=ActivityEvent.Verb.LINES_MATCHED,
@@ -128,23 +113,14 @@ def lines_unmatch(
         )
         if pair is None:
             raise InvalidState(f"Card line {card_line_id} of {employee_id} is not paired.")
-        ManualDecision.objects.filter(
-            session=session, card_line_id=card_line_id, ended_at__isnull=True
-        ).update(ended_reason="unmatched by hand", ended_at=timezone.now())
-        decision = ManualDecision.objects.create(
-            session=session,
+        decision = _decision_take(
+            session,
             employee_id=employee_id,
-            kind=ManualDecision.Kind.UNMATCH,
-            card_line_id=card_line_id,
-            card_date=card.date,
-            card_amount=card.amount,
-            card_merchant=card.text,
-            card_occurrence=card.occurrence,
+            card=(card_line_id, card),
+            receipt=None,
             note=note,
-            decided_by=_user(actor),
-        )
-        employee_matching_store(
-            session, employee_id=employee_id, version_ids=version_ids, actor=actor
+            actor=actor,
+            version_ids=version_ids,
         )
         activity_event_record(
             verb=ActivityEvent.Verb.LINES_UNMATCHED,
@@ -157,6 +133,50 @@ def lines_unmatch(
             details={**_details(decision), "previous_rule": pair.rule},
         )
         return employee_lines(session=session, employee_id=employee_id)
+
+
+def _decision_take(
+    session: ProcessingSession,
+    *,
+    employee_id: str,
+    card: tuple[int, LineIdentity],
+    receipt: tuple[int, LineIdentity] | None,
+    note: str,
+    actor: Any,
+    version_ids: list[int],
+) -> ManualDecision:
+    """Record a match (with `receipt`) or an unmatch of a card line in place of its earlier
+    decision, and pair the employee again with it."""
+    card_line_id, card_identity = card
+    kind = ManualDecision.Kind.MATCH if receipt else ManualDecision.Kind.UNMATCH
+    ManualDecision.objects.filter(
+        session=session, card_line_id=card_line_id, ended_at__isnull=True
+    ).update(ended_reason=kind.label.lower(), ended_at=timezone.now())
+    receipt_fields = {}
+    if receipt is not None:
+        receipt_line_id, receipt_identity = receipt
+        receipt_fields = {
+            "receipt_line_id": receipt_line_id,
+            "receipt_date": receipt_identity.date,
+            "receipt_amount": receipt_identity.amount,
+            "receipt_ref": receipt_identity.text,
+            "receipt_occurrence": receipt_identity.occurrence,
+        }
+    decision = ManualDecision.objects.create(
+        session=session,
+        employee_id=employee_id,
+        kind=kind,
+        card_line_id=card_line_id,
+        card_date=card_identity.date,
+        card_amount=card_identity.amount,
+        card_merchant=card_identity.text,
+        card_occurrence=card_identity.occurrence,
+        note=note,
+        decided_by=_user(actor),
+        **receipt_fields,
+    )
+    employee_matching_store(session, employee_id=employee_id, version_ids=version_ids, actor=actor)
+    return decision
 
 
 def _note(note: str | None, *, required: bool) -> str:
