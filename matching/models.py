@@ -44,12 +44,17 @@ class StoredMatchingQuerySet(models.QuerySet):
 
 
 class LinePairQuerySet(StoredMatchingQuerySet):
-    def of_employee(self, session_id: int, employee_id: str) -> Self:
-        """One employee's pairs, through their card lines (the pairs' index)."""
-        cards = CardTransaction.objects.filter(session_id=session_id, employee_id=employee_id)
+    def of_employees(self, session_id: int, employee_ids: list[str]) -> Self:
+        """These employees' pairs, through their card lines (the pairs' index)."""
+        cards = CardTransaction.objects.filter(session_id=session_id, employee_id__in=employee_ids)
         return self.filter(
-            session_id=session_id, card_line_id__in=cards.values("id"), employee_id=employee_id
+            session_id=session_id,
+            card_line_id__in=cards.values("id"),
+            employee_id__in=employee_ids,
         )
+
+    def of_employee(self, session_id: int, employee_id: str) -> Self:
+        return self.of_employees(session_id, [employee_id])
 
 
 class Rule(models.TextChoices):

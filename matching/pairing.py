@@ -65,6 +65,11 @@ class MatchingOutcome:
     unmatched_receipt_lines: int = 0
     ended_decisions: list[int] = field(default_factory=list)
 
+    def add_counts(self, other: MatchingOutcome) -> None:
+        self.pairs += other.pairs
+        self.unmatched_card_lines += other.unmatched_card_lines
+        self.unmatched_receipt_lines += other.unmatched_receipt_lines
+
 
 @dataclass(frozen=True)
 class PreparedMatching:
@@ -102,20 +107,17 @@ def session_matching_store(
     manual = decisions_refresh(session, version_ids=version_ids, actor=actor, outcome=outcome)
     if prepared is not None and prepared_still_valid(prepared, version_ids, manual):
         generation = prepared.generation
-        outcome.pairs = prepared.outcome.pairs
-        outcome.unmatched_card_lines = prepared.outcome.unmatched_card_lines
-        outcome.unmatched_receipt_lines = prepared.outcome.unmatched_receipt_lines
+        outcome.add_counts(prepared.outcome)
     else:
         if generation is None or generation == session.matching_generation:
             generation = session.matching_generation + 1
         generations_prune(session, keep=session.matching_generation, connection=connection)
-        computed = generation_write(
-            session, generation=generation, version_ids=version_ids, manual=manual,
-            connection=connection,
+        outcome.add_counts(
+            generation_write(
+                session, generation=generation, version_ids=version_ids, manual=manual,
+                connection=connection,
+            )
         )  # fmt: skip
-        outcome.pairs = computed.pairs
-        outcome.unmatched_card_lines = computed.unmatched_card_lines
-        outcome.unmatched_receipt_lines = computed.unmatched_receipt_lines
     ProcessingSession.objects.filter(pk=session.pk).update(matching_generation=generation)
     session.matching_generation = generation
     return outcome
@@ -323,26 +325,26 @@ def _decision_end(
 # --- 2. The same_day round, set-based ---------------------------------------------------------
 
 
+def _id_list(ids: list[int], prefix: str) -> tuple[str, dict[str, int]]:
+    """A list of ids as named parameters: ("%(v0)s, %(v1)s", {"v0": …, "v1": …})."""
+    names = {f"{prefix}{index}": pk for index, pk in enumerate(ids)}
+    return ", ".join(f"%({name})s" for name in names), names
+
+
 def _not_in(column: str, ids: list[int], prefix: str) -> tuple[str, dict[str, int]]:
     """`column NOT IN (…)` over a few held line ids, as parameters; nothing when none."""
     if not ids:
         return "", {}
-    names = {f"{prefix}{index}": pk for index, pk in enumerate(ids)}
-    return f" AND {column} NOT IN ({', '.join(f'%({name})s' for name in names)})", names
+    placeholders, params = _id_list(ids, prefix)
+    return f" AND {column} NOT IN ({placeholders})", params
 
 
 def _held_flag(column: str, ids: list[int]) -> tuple[str, dict[str, int]]:
     """1 for a held card line, else 0."""
     if not ids:
         return "0", {}
-    names = {f"f{index}": pk for index, pk in enumerate(ids)}
-    placeholders = ", ".join(f"%({name})s" for name in names)
-    return f"CASE WHEN {column} IN ({placeholders}) THEN 1 ELSE 0 END", names
-
-
-def _version_filter(version_ids: list[int]) -> tuple[str, dict[str, int]]:
-    names = {f"v{index}": pk for index, pk in enumerate(version_ids)}
-    return ", ".join(f"%({name})s" for name in names), names
+    placeholders, params = _id_list(ids, "f")
+    return f"CASE WHEN {column} IN ({placeholders}) THEN 1 ELSE 0 END", params
 
 
 def _version_number(version_ids: list[int]) -> str:
@@ -369,7 +371,7 @@ def _same_day_sql(
     card = _q(connection, CardTransaction._meta.db_table)
     receipt = _q(connection, ReceiptLine._meta.db_table)
     pairs = _q(connection, LinePair._meta.db_table)
-    versions, params = _version_filter(version_ids)
+    versions, params = _id_list(version_ids, "v")
     card_cents = _cents_of(connection, "c.amount")
     receipt_cents = _cents_of(connection, "l.amount")
     columns = ", ".join(_q(connection, name) for name in PAIR_COLUMNS)
@@ -504,7 +506,7 @@ def _receipt_leftovers(
     effective receipt line no pair holds."""
     receipt = _q(connection, ReceiptLine._meta.db_table)
     pairs = _q(connection, LinePair._meta.db_table)
-    versions, params = _version_filter(version_ids)
+    versions, params = _id_list(version_ids, "v")
     sql = (
         "SELECT l.employee_id, l.id, l.line_number, l.receipt_date, l.receipt_id, "  # noqa: S608
         f"l.amount, 0, {_version_number(version_ids)}, l.merchant FROM {receipt} l "

@@ -149,14 +149,7 @@ def _cents(amount: Decimal) -> int:
 def _pairs_before(
     session: ProcessingSession, employees: list[str]
 ) -> dict[str, tuple[set[str], tuple[int, Decimal]]]:
-    stored = list(
-        LinePair.objects.of_session(session).filter(
-            employee_id__in=employees,
-            card_line_id__in=CardTransaction.objects.filter(
-                session_id=session.pk, employee_id__in=employees
-            ).values("id"),
-        )
-    )
+    stored = list(LinePair.objects.of_session(session).of_employees(session.pk, employees))
     cards = {
         row["id"]: row
         for row in CardTransaction.objects.filter(pk__in=[p.card_line_id for p in stored]).values(
