@@ -3,14 +3,14 @@ recalculation and by the match / unmatch services only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from audit.admin_actions import ReadOnlyAdminMixin
-from matching.models import LinePair, ManualDecision, UnmatchedLine
+from matching.models import LinePair, ManualDecision, StoredMatchingQuerySet, UnmatchedLine
 
 
 class BulkRowsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -21,13 +21,16 @@ class BulkRowsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 100
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        """The matching in effect: not the previous generation a recalculation keeps."""
-        return super().get_queryset(request).filter(generation=F("session__matching_generation"))
+        """The matching in effect: not the rows a recalculation replaced and keeps for a while."""
+        rows = cast(StoredMatchingQuerySet, super().get_queryset(request))
+        return rows.in_effect()
 
 
 @admin.register(LinePair)
 class LinePairAdmin(BulkRowsAdmin):
-    list_display = ["session", "employee_id", "card_line_id", "receipt_line_id", "rule"]
+    list_display = [
+        "session", "employee_id", "card_line_id", "receipt_ordinal", "receipt_line_id", "rule",
+    ]  # fmt: skip
     list_filter = ["rule", "session__engagement", "session"]
     search_fields = ["employee_id"]
 

@@ -3,9 +3,10 @@
 A recalculation spends most of its time in stages 3 and 4 (totals and comparison) and in
 writing revisions; pairing the session's lines does not depend on either. On PostgreSQL the
 job starts `MatchingBeside` before stage 3: a thread with its own connection prunes the
-session's old generations, pairs every line into a new generation and commits it. The apply
-then only checks that the inputs are unchanged (the receipts versions in effect, the
-operator's decisions and the lines they point at) and switches the session to it
+session's old generations, pairs the employees whose lines changed into a new generation and
+commits it. The apply then only checks that the inputs are unchanged (the generation in
+effect, the receipts versions and card lines in effect, the operator's decisions and the
+lines they point at) and switches the session to it
 (matching.pairing.session_matching_store); if anything differs, or the thread failed, the
 apply pairs the session itself, as it would without this.
 
@@ -27,6 +28,7 @@ from matching.pairing import (
     decisions_refresh,
     generation_write,
     generations_prune,
+    matching_basis,
 )
 from sessions_app.models import ProcessingSession
 
@@ -83,12 +85,14 @@ class MatchingBeside:
                     outcome=MatchingOutcome(),
                     dry_run=True,
                 )
+                basis = matching_basis(session.pk, self.version_ids)
                 outcome = generation_write(
-                    session, generation=self.generation, version_ids=self.version_ids, manual=manual
+                    session, generation=self.generation, basis=basis, manual=manual
                 )
             self.prepared = PreparedMatching(
                 generation=self.generation,
-                version_ids=tuple(sorted(self.version_ids)),
+                base=session.matching_generation,
+                basis=basis,
                 decisions=decisions_key(manual),
                 outcome=outcome,
                 seconds=time.perf_counter() - started,

@@ -15,11 +15,12 @@ order (a replaced card statement keeps a decision when the charge is still on it
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from sessions_app.models import LINE_PARENT, MONEY, CardTransaction, ProcessingSession
 
@@ -29,18 +30,58 @@ BULK_PARENT = LINE_PARENT
 
 
 class StoredMatchingQuerySet(models.QuerySet):
-    """Pairs and unmatched lines are written a whole session at a time under a new
-    `generation` number; the session's `matching_generation` says which one is in effect
-    (matching.pairing). Readers ask for that one."""
+    """Pairs and unmatched lines are stored in *generations* (matching.pairing). A
+    recalculation writes only the employees whose lines or decisions changed, and lists them
+    in MatchingScope under its generation: an employee's rows of an earlier generation are
+    replaced from there on. A generation that pairs the whole session lists the session
+    itself (no employee), and everything earlier is replaced. So a row is in effect at
+    generation G when it was written at or before G, no later generation up to G lists its
+    employee, and no later generation up to G paired the whole session. The session's
+    `matching_generation` says which generation is in effect; readers ask for that one."""
 
     def of_session(self, session: ProcessingSession) -> Self:
         """The generation `session` names as it was loaded: a constant, so a query ordered
         like an index (the chase list) reads just the rows it shows."""
-        return self.filter(session_id=session.pk, generation=session.matching_generation)
+        return self.of_generation(session.pk, session.matching_generation)
+
+    def of_generation(self, session_id: int, generation: int) -> Self:
+        replaced = MatchingScope.objects.filter(
+            session_id=session_id,
+            employee_id=OuterRef("employee_id"),
+            generation__gt=OuterRef("generation"),
+            generation__lte=generation,
+        )
+        return (
+            self.filter(session_id=session_id)
+            ._written(generation, session_id, generation)
+            .exclude(Exists(replaced))
+        )
 
     def in_effect(self) -> Self:
         """The generation each row's session names now (a join with the session row)."""
-        return self.filter(generation=F("session__matching_generation"))
+        generation = F("session__matching_generation")
+        outer = OuterRef("session__matching_generation")
+        replaced = MatchingScope.objects.filter(
+            session_id=OuterRef("session_id"),
+            employee_id=OuterRef("employee_id"),
+            generation__gt=OuterRef("generation"),
+            generation__lte=outer,
+        )
+        return self._written(generation, OuterRef("session_id"), outer).exclude(Exists(replaced))
+
+    def _written(self, generation: Any, session: Any, outer: Any) -> Self:
+        """Written at or before `generation`, and not before the last generation up to it
+        that paired the whole session."""
+        whole = (
+            MatchingScope.objects.filter(
+                session_id=session, employee_id__isnull=True, generation__lte=outer
+            )
+            .order_by("-generation")
+            .values("generation")[:1]
+        )
+        return self.filter(
+            generation__lte=generation, generation__gte=Coalesce(Subquery(whole), Value(0))
+        )
 
 
 class LinePairQuerySet(StoredMatchingQuerySet):
@@ -124,7 +165,12 @@ class LinePair(models.Model):
     generation = models.BigIntegerField(default=0)
     employee_id = models.CharField(max_length=100)
     card_line_id = models.BigIntegerField()
+    # The receipt line as it was when paired, and its place among the employee's receipt
+    # lines in effect in (version, line number) order. A later `replace` upload stores
+    # every line again under new ids; an employee whose lines did not change keeps their
+    # rows, and readers find the receipt line by its place (matching.selectors).
     receipt_line_id = models.BigIntegerField()
+    receipt_ordinal = models.PositiveIntegerField(null=True, blank=True)
     rule = models.CharField(max_length=12, choices=Rule.choices)
     decision = models.ForeignKey(
         ManualDecision,
@@ -141,10 +187,11 @@ class LinePair(models.Model):
         ordering = ["session", "employee_id", "id"]
         # By card line, not by employee: a bigint key costs a recalculation writing half a
         # million pairs far less than a text one. An employee's pairs are found through
-        # their card lines (employee_pairs).
+        # their card lines (of_employees).
         indexes = [
             models.Index(
-                fields=["session", "generation", "card_line_id"], name="line_pair_card_line"
+                fields=["session", "card_line_id", "generation"],
+                name="line_pair_card_line_gen",
             )
         ]
 
@@ -164,9 +211,12 @@ class UnmatchedLine(models.Model):
     generation = models.BigIntegerField(default=0)
     side = models.CharField(max_length=7, choices=Side.choices)
     employee_id = models.CharField(max_length=100)
+    # A receipt line's id, line number and version as they were when the row was written;
+    # `ordinal` is its place among the employee's receipt lines in effect (see LinePair).
     line_id = models.BigIntegerField()
     line_number = models.PositiveIntegerField()
     version = models.PositiveIntegerField(null=True, blank=True)
+    ordinal = models.PositiveIntegerField(null=True, blank=True)
     date = models.DateField(null=True, blank=True)
     merchant = models.CharField(max_length=300, blank=True)
     receipt_id = models.CharField(max_length=100, blank=True)
@@ -183,12 +233,34 @@ class UnmatchedLine(models.Model):
         indexes = [
             models.Index(
                 fields=[
-                    "session", "generation", "side", "employee_id", "date", "line_number",
-                    "line_id",
+                    "session", "side", "employee_id", "date", "line_number", "line_id",
+                    "generation",
                 ],
-                name="unmatched_line_chase_current",
+                name="unmatched_line_chase_gen",
             ),
         ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.employee_id} {self.side} {self.amount}"
+
+
+class MatchingScope(models.Model):
+    """The employees a generation paired again (those whose lines or decisions changed since
+    the generation it followed), or, with no employee, the whole session: from that
+    generation on, their earlier rows are replaced (StoredMatchingQuerySet). The pairing
+    statements join it too."""
+
+    session = models.ForeignKey(ProcessingSession, related_name="+", **BULK_PARENT)
+    generation = models.BigIntegerField()
+    # NULL, not "", for the whole session: it must never equal a row's employee id.
+    employee_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["session", "employee_id", "generation"], name="matching_scope_employee"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.generation}: {self.employee_id or 'the whole session'}"

@@ -21,7 +21,8 @@ from matching.identity import (
 )
 from matching.models import LinePair, ManualDecision, Rule, UnmatchedLine
 from matching.rounds import CardRef, ReceiptRef, pair_lines
-from sessions_app.models import CardTransaction, ProcessingSession, ReceiptLine
+from matching.selectors import ReceiptPlaces
+from sessions_app.models import CardTransaction, ProcessingSession
 
 EMPLOYEES_PREVIEWED = 200
 PAIRS_LISTED = 20
@@ -156,15 +157,16 @@ def _pairs_before(
             "id", "transaction_date", "merchant", "amount"
         )
     }
-    receipts = {
-        row["id"]: row
-        for row in ReceiptLine.objects.filter(pk__in=[p.receipt_line_id for p in stored]).values(
-            "id", "receipt_date", "receipt_id", "amount"
-        )
-    }
+    places = ReceiptPlaces.of_employees(session, employees)
+    places.load_missing([(p.employee_id, p.receipt_ordinal, p.receipt_line_id) for p in stored])
+    receipts = {}
+    for pair in stored:
+        line = places.line(pair.employee_id, pair.receipt_ordinal, pair.receipt_line_id)
+        receipts[pair.pk] = {"receipt_date": line.date, "receipt_id": line.receipt_id,
+                             "amount": line.amount}  # fmt: skip
     pairs: dict[str, set[str]] = defaultdict(set)
     for pair in stored:
-        card, receipt = cards.get(pair.card_line_id), receipts.get(pair.receipt_line_id)
+        card, receipt = cards.get(pair.card_line_id), receipts.get(pair.pk)
         if card and receipt:
             pairs[pair.employee_id].add(
                 f"{_card_label(card)} ↔ {_receipt_label(receipt)} ({pair.rule})"

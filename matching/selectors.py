@@ -20,6 +20,7 @@ from sessions_app.models import (
     ProcessingSession,
     ReceiptLine,
 )
+from sessions_app.versions import receipt_lines_in_effect
 
 CARD = UnmatchedLine.Side.CARD
 RECEIPT = UnmatchedLine.Side.RECEIPT
@@ -181,13 +182,14 @@ def employee_lines(*, session: ProcessingSession, employee_id: str) -> EmployeeL
         .order_by("id")
     )
     cards = _card_lines({p.card_line_id for p in pairs})
-    receipts = _receipt_lines({p.receipt_line_id for p in pairs})
+    receipts = ReceiptPlaces.of_employees(session, [employee_id])
+    receipts.load_missing([(employee_id, p.receipt_ordinal, p.receipt_line_id) for p in pairs])
     for pair in pairs:
         decision = pair.decision
         result.pairs.append(
             PairView(
                 card_line=cards[pair.card_line_id],
-                receipt_line=receipts[pair.receipt_line_id],
+                receipt_line=receipts.line(employee_id, pair.receipt_ordinal, pair.receipt_line_id),
                 rule=pair.rule,
                 rule_label=pair.get_rule_display(),
                 matched_by=_username(decision.decided_by) if decision else None,
@@ -203,6 +205,8 @@ def employee_lines(*, session: ProcessingSession, employee_id: str) -> EmployeeL
             line.side, line.line_id, line.line_number, line.date, line.merchant,
             line.receipt_id, line.amount, line.version, line.held,
         )  # fmt: skip
+        if line.side == RECEIPT:
+            view = receipts.line(employee_id, line.ordinal, line.line_id, default=view)
         target = (
             result.unmatched_card_lines if line.side == CARD else result.unmatched_receipt_lines
         )
@@ -234,6 +238,61 @@ def _card_lines(ids: set[int]) -> dict[int, LineView]:
     return {
         row[0]: LineView(CARD, row[0], row[1], row[2], row[3], "", row[4], None) for row in rows
     }
+
+
+class ReceiptPlaces:
+    """Employees' receipt lines in effect by their place (ordinal) in (version, line number)
+    order: stored pairs and unmatched lines name a receipt line by its place, because an
+    employee whose lines did not change keeps rows written for an earlier version's lines
+    (matching.pairing)."""
+
+    def __init__(self, lines: Iterable[tuple[str, LineView]]) -> None:
+        self.by_place: dict[tuple[str, int], LineView] = {}
+        self.by_id: dict[int, LineView] = {}
+        places: dict[str, int] = {}
+        for employee_id, line in lines:
+            places[employee_id] = places.get(employee_id, 0) + 1
+            self.by_place[(employee_id, places[employee_id])] = line
+            self.by_id[line.id] = line
+
+    @classmethod
+    def of_employees(cls, session: ProcessingSession, employee_ids: list[str]) -> ReceiptPlaces:
+        rows = (
+            receipt_lines_in_effect(session)
+            .filter(employee_id__in=employee_ids)
+            .order_by("employee_id", "receipt_version__version", "line_number", "id")
+            .values_list(
+                "employee_id", "id", "line_number", "receipt_date", "merchant", "receipt_id",
+                "amount", "receipt_version__version",
+            )
+        )  # fmt: skip
+        return cls((row[0], LineView(RECEIPT, *row[1:])) for row in rows)
+
+    def load_missing(self, wanted: Iterable[tuple[str, int | None, int]]) -> None:
+        """Read the lines of rows whose place is unknown here by their stored id (rows
+        stored before places were, or a receipts version switched in between)."""
+        missing = {
+            line_id
+            for employee_id, place, line_id in wanted
+            if (place is None or (employee_id, place) not in self.by_place)
+            and line_id not in self.by_id
+        }
+        if missing:
+            self.by_id.update(_receipt_lines(missing))
+
+    def line(
+        self,
+        employee_id: str,
+        place: int | None,
+        line_id: int,
+        default: LineView | None = None,
+    ) -> LineView:
+        if place is not None and (employee_id, place) in self.by_place:
+            return self.by_place[(employee_id, place)]
+        found = self.by_id.get(line_id, default)
+        if found is None:
+            raise KeyError(line_id)
+        return found
 
 
 def _receipt_lines(ids: set[int]) -> dict[int, LineView]:

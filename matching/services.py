@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import ActivityEvent
@@ -24,7 +25,7 @@ from matching.identity import (
     receipt_line_values,
 )
 from matching.models import LinePair, ManualDecision
-from matching.pairing import employee_matching_store
+from matching.pairing import employee_matching_store, receipt_ordinals
 from matching.selectors import EmployeeLines, employee_lines, lines_version
 from sessions_app.models import ProcessingSession, ReceiptVersion
 from sessions_app.versions import effective_receipt_version_numbers
@@ -64,7 +65,7 @@ def lines_match(
         version_ids = applied_receipt_version_ids(session)
         card = _card_identity(session, employee_id, card_line_id)
         receipt = _receipt_identity(session, employee_id, receipt_line_id, version_ids)
-        _ensure_unpaired(session, employee_id, card_line_id, receipt_line_id)
+        _ensure_unpaired(session, employee_id, card_line_id, receipt_line_id, version_ids)
         decision = _decision_take(
             session,
             employee_id=employee_id,
@@ -235,20 +236,34 @@ def _identity(identities: dict[LineIdentity, int], line_id: int, missing: str) -
 
 
 def _ensure_unpaired(
-    session: ProcessingSession, employee_id: str, card_line_id: int, receipt_line_id: int
+    session: ProcessingSession,
+    employee_id: str,
+    card_line_id: int,
+    receipt_line_id: int,
+    version_ids: list[int],
 ) -> None:
     pairs = LinePair.objects.of_session(session).of_employee(session.pk, employee_id)
+    ordinals = receipt_ordinals(session.pk, {employee_id}, version_ids)
+    by_place = {place: line for line, place in ordinals.items()}
     taken = (
         pairs.filter(card_line_id=card_line_id).first()
-        or pairs.filter(receipt_line_id=receipt_line_id).first()
+        or pairs.filter(
+            Q(receipt_ordinal=ordinals.get(receipt_line_id))
+            | Q(receipt_ordinal__isnull=True, receipt_line_id=receipt_line_id)
+        ).first()
     )
     if taken is not None:
+        receipt_line = (
+            by_place.get(taken.receipt_ordinal, taken.receipt_line_id)
+            if taken.receipt_ordinal is not None
+            else taken.receipt_line_id
+        )
         raise InvalidState(
             f"Card line {taken.card_line_id} is already paired with receipt line "
-            f"{taken.receipt_line_id} ({taken.get_rule_display().lower()}): unmatch it first.",
+            f"{receipt_line} ({taken.get_rule_display().lower()}): unmatch it first.",
             details={
                 "card_line": taken.card_line_id,
-                "receipt_line": taken.receipt_line_id,
+                "receipt_line": receipt_line,
                 "rule": taken.rule,
             },
         )

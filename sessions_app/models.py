@@ -194,7 +194,12 @@ class ProcessingSession(models.Model):
     # Which stored line matching is in effect (matching.pairing writes a new generation of
     # pairs and switches this number in the recalculation's apply).
     matching_generation = models.BigIntegerField(default=0, editable=False)
-    history = HistoricalRecords(excluded_fields=["updated_at", "matching_generation"])
+    # What that generation was paired from (matching.pairing.MatchingBasis, as JSON): the
+    # next recalculation pairs again only the employees whose lines changed since.
+    matching_basis = models.TextField(default="", blank=True, editable=False)
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "matching_generation", "matching_basis"]
+    )
 
     class Meta:
         ordering = ["-period_start", "-id"]
@@ -357,6 +362,25 @@ class ReceiptLine(models.Model):
     @property
     def date(self):
         return self.receipt_date
+
+
+class ReceiptDigest(models.Model):
+    """A fingerprint of one employee's lines in one receipts version: their dates, amounts,
+    receipt ids and merchants in line-number order (sessions_app.digests). Line matching
+    pairs again only the employees whose fingerprints in effect changed."""
+
+    receipt_version = models.ForeignKey(ReceiptVersion, related_name="digests", **LINE_PARENT)
+    employee_id = models.CharField(max_length=100)
+    lines = models.PositiveIntegerField()
+    digest = models.CharField(max_length=32)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["receipt_version", "employee_id"], name="receipt_digest_lookup")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id} {self.digest}"
 
 
 class EmployeeRevision(models.Model):

@@ -19,6 +19,7 @@ from core.locking import ensure_open, lock
 from core.storage import files_removed_on_error
 from recalc.models import RecalcJob
 from recalc.services import recalc_job_enqueue
+from sessions_app.digests import receipt_digests_store
 from sessions_app.models import (
     ImportProfile,
     ProcessingSession,
@@ -132,6 +133,14 @@ def receipt_version_reapply(
             line.pk = None
             line.receipt_version = version
         lines_insert(ReceiptLine, held)
+        receipt_digests_store(
+            version,
+            (
+                (line.employee_id, line.line_number, line.receipt_date, line.amount,
+                 line.receipt_id, line.merchant)
+                for line in held
+            ),
+        )  # fmt: skip
         activity_event_record(
             verb=ActivityEvent.Verb.RECEIPTS_REAPPLIED,
             message=f"Receipts v{number} created as a rollback to v{version_number}",

@@ -22,6 +22,7 @@ from core.errors import (
     ValidationFailed,
 )
 from core.history import history_note
+from sessions_app.digests import receipt_digests_store
 from sessions_app.ingestion import ImportSettings, ParsedFile, parse_statement
 from sessions_app.models import (
     CardTransaction,
@@ -163,6 +164,14 @@ def _receipt_version_store(
             for line in lines
         ),
     )
+    receipt_digests_store(
+        version,
+        (
+            (line.employee_id, line.line_number, line.date, line.amount, line.receipt_id[:100],
+             line.merchant[:300])
+            for line in lines
+        ),
+    )  # fmt: skip
     return version
 
 

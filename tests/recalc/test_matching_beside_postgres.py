@@ -157,26 +157,55 @@ def test_a_failure_beside_the_job_leaves_the_pairing_to_the_apply(
     assert stored(session) == expected
 
 
-def test_each_recalculation_keeps_the_previous_generation_and_prunes_older_ones(
-    make_session, operator, hold_jobs
+def test_a_recalculation_writes_only_what_changed_and_prunes_what_nobody_reads(
+    make_session, upload_receipts, operator, hold_jobs
 ):
     session = make_session()
     first = ProcessingSession.objects.get(pk=session.pk).matching_generation
-    run_recalculation(session, operator, hold_jobs)
+    as_first = stored(session)
+    run_recalculation(session, operator, hold_jobs)  # nothing changed: nothing rewritten
     second = ProcessingSession.objects.get(pk=session.pk).matching_generation
-    run_recalculation(session, operator, hold_jobs)
+    assert stored(session) == as_first
+    assert set(LinePair.objects.filter(session=session).values_list("generation", flat=True)) == {
+        first
+    }
+
+    upload_receipts(session, "receipts_2026_10_v2.csv")  # jobs are held: run it here
+    recalc_job_run(job_id=RecalcJob.objects.filter(session=session).latest("pk").pk)
     third = ProcessingSession.objects.get(pk=session.pk).matching_generation
 
     assert first < second < third
-    for model in (LinePair, UnmatchedLine):
-        generations = set(
-            model.objects.filter(session=session).values_list("generation", flat=True)
+    rewritten = set(
+        UnmatchedLine.objects.filter(session=session, generation=third).values_list(
+            "employee_id", flat=True
         )
-        assert generations == {second, third}
+    ) | set(
+        LinePair.objects.filter(session=session, generation=third).values_list(
+            "employee_id", flat=True
+        )
+    )
+    session.refresh_from_db()
+    kept = set(
+        UnmatchedLine.objects.of_session(session)
+        .filter(generation=first)
+        .values_list("employee_id", flat=True)
+    )
+    # The receipts of E1001, E1003, E1004, E1005 and E1006 changed; E1002's, E1007's and
+    # E1008's did not, and their rows stay as the first recalculation wrote them.
+    assert rewritten == {"E1001", "E1003", "E1004", "E1005", "E1006"}
+    assert kept == {"E1002", "E1007", "E1008"}
     # A page that loaded the session just before the switch still reads a whole matching.
     stale = ProcessingSession.objects.get(pk=session.pk)
     stale.matching_generation = second
-    assert stored_as_of(stale) == stored_as_of(ProcessingSession.objects.get(pk=session.pk))
+    assert stored_as_of(stale) == as_first[0]
+
+    run_recalculation(session, operator, hold_jobs)
+
+    # What the generation in effect replaced is gone; everything left is in effect.
+    for model in (LinePair, UnmatchedLine):
+        assert model.objects.filter(session=session).count() == (
+            model.objects.of_session(ProcessingSession.objects.get(pk=session.pk)).count()
+        )
 
 
 def stored_as_of(session: ProcessingSession) -> list[tuple[Any, ...]]:
