@@ -410,9 +410,7 @@ def _card_leftovers(
         f"SELECT 1 FROM {pairs} p WHERE p.session_id = %(session)s "
         "AND p.card_line_id = c.id AND p.generation = %(generation)s)"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {**scope.params, **params})
-        return cursor.fetchall()
+    return _rows(connection, sql, {**scope.params, **params})
 
 
 def _receipt_leftovers(
@@ -428,6 +426,12 @@ def _receipt_leftovers(
         f"WHERE NOT EXISTS (SELECT 1 FROM {pairs} p WHERE p.session_id = %(session)s "
         "AND p.generation = %(generation)s AND p.receipt_line_id = l.id)"
     )
+    return _rows(connection, sql, {**scope.params, **params})
+
+
+def _rows(
+    connection: BaseDatabaseWrapper, sql: str, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, {**scope.params, **params})
+        cursor.execute(sql, params)
         return cursor.fetchall()
